@@ -1,0 +1,36 @@
+package raft
+
+import (
+	"errors"
+	"slices"
+
+	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// errStopScan ends a log scan early without reporting a failure.
+var errStopScan = errors.New("stop scan")
+
+func unmarshal(data []byte, m proto.Message) error { return proto.Unmarshal(data, m) }
+
+// applyingSize is how committed entries are measured against
+// MaxCommittedSizePerReady; it must match what the log pages by.
+func applyingSize(ents []*pb.Entry) uint64 { return entsSize(ents) }
+
+// sortedVoterIDs returns the IDs of every voter, incoming or outgoing, in
+// increasing order, so that message order is deterministic.
+func (r *raft) sortedVoterIDs() []uint64 {
+	ids := make([]uint64, 0, len(r.trk.Voters[0])+len(r.trk.Voters[1]))
+	for id := range r.trk.Voters.IDs() {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// err returns the first unexpected storage error the log met, or nil.
+func (l *raftLog) err() error { return l.storageErr }
+
+// hasNextOrInProgressSnapshot reports whether a snapshot is waiting to be
+// persisted, handed out or not.
+func (l *raftLog) hasNextOrInProgressSnapshot() bool { return l.unstable.snapshot != nil }

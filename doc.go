@@ -1,0 +1,128 @@
+/*
+Package raft is a Raft consensus state machine (the Raft paper and Diego
+Ongaro's thesis) that does no I/O of its own. The caller owns the clock,
+the disk and the network: it ticks the node, hands it the messages it
+receives, and carries out the work the node returns in a Ready. Nothing
+inside reads the clock, starts a goroutine or uses global randomness, so a
+test replays exactly; randomized election timeouts come from a source seeded
+in Config.
+
+# Starting a node
+
+A brand-new cluster bootstraps every founding member with the same peers:
+
+	storage := raft.NewMemoryStorage()
+	rn, err := raft.NewRawNode(&raft.Config{ID: 1, Storage: storage, Seed: 1})
+	if err != nil { ... }
+	err = rn.Bootstrap([]raft.Peer{{ID: 1}, {ID: 2}, {ID: 3}})
+
+A node restarting from its own storage skips Bootstrap: NewRawNode reads the
+hard state, configuration and log from Storage. A node joining an existing
+cluster starts with empty storage and no Bootstrap; the leader sends it what
+it needs once a configuration change adds it.
+
+# The Ready loop
+
+The application runs one loop per node:
+
+	for {
+		select {
+		case <-ticker.C:
+			rn.Tick()
+		case m := <-received:
+			_ = rn.Step(m)
+		case data := <-proposals:
+			_ = rn.Propose(data)
+		}
+		for rn.HasReady() {
+			rd := rn.Ready()
+			// 1. Persist: rd.HardState, rd.Entries, rd.Snapshot
+			//    (fsync when rd.MustSync).
+			// 2. Send rd.Messages.
+			// 3. Apply rd.Snapshot, then rd.CommittedEntries; for
+			//    configuration change entries call rn.ApplyConfChange.
+			_ = rn.Advance(rd)
+		}
+	}
+
+# The persistence contract
+
+A node's answers promise durability: a vote promises the voter will not vote
+for anyone else in the term, an append acknowledgement promises the entries
+survive a crash. So, in a Ready:
+
+  - HardState, Entries and Snapshot must be durable before the Ready's
+    Messages are sent, with one exception: a leader may send its messages
+    while its own write is in progress (thesis §10.2.1). The leader counts
+    itself toward a quorum only once its write is acknowledged (in Advance,
+    or the MsgStorageAppendResp of asynchronous mode).
+  - Entries may replace entries already stored at the same index and after:
+    storage truncates its tail there before appending.
+  - CommittedEntries may include entries of the same Ready's Entries: persist
+    first, then apply.
+  - MustSync is false when only the commit index changed; a lost commit index
+    is recovered from the leader.
+
+Entries and messages are passed by pointer and must not be modified once
+handed over: the node shares them between its log, messages and storage.
+
+# Asynchronous storage writes
+
+With Config.AsyncStorageWrites the node does not wait for Advance. Instead a
+Ready's Messages include a MsgStorageAppend addressed to LocalAppendThread
+(what to persist, with the messages to send once it is durable in its
+Responses field) and a MsgStorageApply addressed to LocalApplyThread
+(committed entries to apply, with a response). The application persists and
+applies on its own goroutines, in order, and then delivers each response:
+messages addressed to other nodes go to the network, those addressed to
+this node go to RawNode.Step. Advance is not used. Acknowledgements of
+persisted entries carry the term of the last entry, so an acknowledgement
+for entries that were truncated and rewritten in the meantime is recognized
+and ignored.
+
+# Reads
+
+RawNode.ReadIndex(ctx) asks for a linearizable read (thesis §6.4). The
+answer is a ReadState{Index, RequestCtx: ctx} in a later Ready: once the
+application has applied up to Index, reading its state machine returns a
+result that reflects every write committed before the request. With
+ReadOnlySafe the leader confirms its leadership with a heartbeat round first;
+with ReadOnlyLeaseBased (which requires CheckQuorum) it answers from its
+lease. A new leader holds read requests until it has committed an entry of
+its own term. Followers forward requests to the leader; with no known leader
+ReadIndex returns ErrNoLeader.
+
+# Membership
+
+Configuration changes are proposed with ProposeConfChange, as a
+*raftpb.ConfChange (one node at a time) or a *raftpb.ConfChangeV2 (several
+at once through a joint configuration, thesis §4.3). A change the leader
+refuses (another is still pending, the joint state does not allow it, the
+change is invalid) returns an error wrapping ErrConfChangeRejected and
+nothing is appended. A committed change takes effect when the application
+calls ApplyConfChange while applying its entry. A joint configuration
+entered with the Auto or JointImplicit transition is left automatically:
+the leader proposes the leaving change once the entering one is applied.
+Learners receive the log but do not vote in elections or count toward
+commits; they never campaign, but they answer vote requests (they may not
+know yet that they were promoted).
+
+# Failures
+
+Invalid input is an error, never a crash: NewRawNode validates its Config,
+Step rejects local message types (ErrStepLocalMsg), responses from unknown
+peers (ErrStepPeerNotFound) and messages inconsistent with the log
+(ErrInvalidMessage, counted in BasicStatus.DroppedMessages). A Storage error
+other than ErrCompacted, ErrUnavailable and ErrSnapshotTemporarilyUnavailable
+stops the node: from then on it neither votes, campaigns nor appends, and
+its API calls return an error wrapping ErrStorageFailed. A panic is kept
+for broken internal invariants only, and its message names the invariant.
+
+# Logging
+
+Each node logs through its Config.Logger (log/slog), with stable attribute
+keys: raft_id, term, role, leader, from, to, msg_type, index, commit,
+applied, snapshot_index, error and a few more. Nothing is logged through a
+global logger.
+*/
+package raft

@@ -1,0 +1,182 @@
+package raft
+
+import (
+	"log/slog"
+
+	"github.com/tickraft/raft/progress"
+	"github.com/tickraft/raft/quorum"
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// hup starts an election (or a pre-election) if this node may lead.
+func (r *raft) hup() {
+	if r.state == StateLeader {
+		r.logger.Debug("raft ignored MsgHup: already leader")
+		return
+	}
+	if !r.promotable() {
+		r.logger.Warn("raft cannot campaign: not a voter, or a snapshot is pending")
+		return
+	}
+	if r.hasUnappliedConfChanges() {
+		// The configuration we would campaign in may not be the one in
+		// force once the pending changes apply.
+		r.logger.Warn("raft cannot campaign: committed configuration changes are not applied yet",
+			slog.Uint64(keyApplied, r.raftLog.applied), slog.Uint64(keyCommit, r.raftLog.committed))
+		return
+	}
+	if r.preVote {
+		r.campaign(campaignPreElection)
+	} else {
+		r.campaign(campaignElection)
+	}
+}
+
+// hasUnappliedConfChanges reports whether a configuration change is
+// committed but not yet applied.
+func (r *raft) hasUnappliedConfChanges() bool {
+	if r.raftLog.applied >= r.raftLog.committed {
+		return false
+	}
+	found := false
+	// Entries being applied are included: their change is not in force yet.
+	lo, hi := r.raftLog.applied+1, r.raftLog.committed+1
+	_ = r.raftLog.scan(lo, hi, r.maxMsgSize, func(ents []*pb.Entry) error {
+		for _, e := range ents {
+			if e.Type == pb.EntryConfChange || e.Type == pb.EntryConfChangeV2 {
+				found = true
+				return errStopScan
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// campaign asks every voter for its vote. Our own vote is recorded through
+// a response to ourselves that is delivered only once the vote is persisted.
+func (r *raft) campaign(t campaignType) {
+	if !r.promotable() {
+		r.logger.Warn("raft invariant: campaign called on a node that cannot lead")
+		return
+	}
+	var term uint64
+	var voteMsg pb.MessageType
+	if t == campaignPreElection {
+		r.becomePreCandidate()
+		voteMsg = pb.MsgPreVote
+		// A pre-vote asks about the term we would move to.
+		term = r.Term + 1
+	} else {
+		r.becomeCandidate()
+		voteMsg = pb.MsgVote
+		term = r.Term
+	}
+	r.logger.Info("raft started an election",
+		slog.String(keyCampaign, string(t)), slog.Uint64(keyTerm, term),
+		slog.Uint64(keyLastIndex, r.raftLog.lastIndex()))
+	respType, _ := pb.VoteRespMsgType(voteMsg)
+	last := r.raftLog.lastEntryID()
+	var ctx []byte
+	if t == campaignTransfer {
+		ctx = []byte(t)
+	}
+	for _, id := range r.sortedVoterIDs() {
+		if id == r.id {
+			r.send(&pb.Message{To: id, Term: term, Type: respType})
+			continue
+		}
+		r.send(&pb.Message{To: id, Term: term, Type: voteMsg, Index: last.index, LogTerm: last.term, Context: ctx})
+	}
+}
+
+// handleVoteRequest answers MsgVote and MsgPreVote in every role.
+func (r *raft) handleVoteRequest(m *pb.Message) {
+	respType, _ := pb.VoteRespMsgType(m.Type)
+	// We can vote for the sender if we already did in this term (a repeated
+	// request), if we have not voted and know no leader, or, for a pre-vote,
+	// if it is for a later term (a pre-vote records nothing).
+	canVote := r.Vote == m.From ||
+		(r.Vote == None && r.lead == None) ||
+		(m.Type == pb.MsgPreVote && m.Term > r.Term)
+	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
+		r.logger.Info("raft granted a vote",
+			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
+			slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+		// The response carries the message's term, not ours: for a pre-vote
+		// ours is lower, and the candidate ignores responses of other terms.
+		r.send(&pb.Message{To: m.From, Term: m.Term, Type: respType})
+		if m.Type == pb.MsgVote {
+			r.electionElapsed = 0
+			r.Vote = m.From
+		}
+		return
+	}
+	r.logger.Info("raft rejected a vote",
+		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
+		slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term), slog.Uint64(keyVote, r.Vote))
+	r.send(&pb.Message{To: m.From, Term: r.Term, Type: respType, Reject: true})
+}
+
+// candidateVoteResp tallies a vote in an election or a pre-election.
+func candidateVoteResp(r *raft, m *pb.Message) error {
+	// A pre-candidate counts only pre-votes, a candidate only votes.
+	if (r.state == StatePreCandidate) != (m.Type == pb.MsgPreVoteResp) {
+		return nil
+	}
+	granted, rejected, res := r.poll(m.From, !m.Reject)
+	r.logger.Info("raft counted a vote",
+		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From), slog.Bool("granted", !m.Reject),
+		slog.Int("votes_granted", granted), slog.Int("votes_rejected", rejected))
+	switch res {
+	case quorum.VoteWon:
+		if r.state == StatePreCandidate {
+			r.campaign(campaignElection)
+			return nil
+		}
+		r.becomeLeader()
+		r.bcastAppend()
+	case quorum.VoteLost:
+		// Stay in the term (a lost pre-election never left it) and wait
+		// for a leader or the next timeout.
+		r.becomeFollower(r.Term, None)
+	}
+	return nil
+}
+
+func candidatePropose(r *raft, m *pb.Message) error {
+	r.logger.Info("raft dropped a proposal: no leader during the election", slog.Uint64(keyTerm, r.Term))
+	return ErrProposalDropped
+}
+
+func candidateApp(r *raft, m *pb.Message) error {
+	r.becomeFollower(m.Term, m.From)
+	return r.handleAppendEntries(m)
+}
+
+func candidateHeartbeat(r *raft, m *pb.Message) error {
+	r.becomeFollower(m.Term, m.From)
+	return r.handleHeartbeat(m)
+}
+
+func candidateSnap(r *raft, m *pb.Message) error {
+	r.becomeFollower(m.Term, m.From)
+	return r.handleSnapshot(m)
+}
+
+// leaderCheckQuorum steps down when a quorum was not heard from within the
+// last election timeout (CheckQuorum).
+func leaderCheckQuorum(r *raft, _ *pb.Message) error {
+	if !r.trk.QuorumActive() {
+		r.logger.Warn("raft leader stepped down: no quorum active within an election timeout",
+			slog.Uint64(keyTerm, r.Term))
+		r.becomeFollower(r.Term, None)
+	}
+	// Start the next window: every peer must show activity again.
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		if id != r.id {
+			pr.RecentActive = false
+		}
+	})
+	return nil
+}

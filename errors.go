@@ -1,0 +1,38 @@
+package raft
+
+import "errors"
+
+// ErrProposalDropped is returned when a proposal cannot be accepted now: no
+// leader is known, proposal forwarding is disabled, a leader transfer is in
+// progress, the uncommitted-size limit is reached, or this node is not a
+// member of the configuration. The caller may retry later.
+var ErrProposalDropped = errors.New("raft: proposal dropped")
+
+// ErrStepLocalMsg is returned by RawNode.Step for a message type that only
+// the node itself may generate (MsgHup, MsgBeat, storage responses, ...).
+var ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
+
+// ErrStepPeerNotFound is returned by RawNode.Step for a response message
+// from a peer that is not in the configuration.
+var ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
+
+// ErrNoLeader is returned by RawNode.ReadIndex when no leader is known, so
+// the request could not be served or forwarded. Retry after an election.
+var ErrNoLeader = errors.New("raft: no leader is known")
+
+// ErrConfChangeRejected wraps the reason a proposed configuration change
+// was refused by the leader (another change pending, invalid in the current
+// joint state, ...). Nothing was appended to the log.
+var ErrConfChangeRejected = errors.New("raft: configuration change rejected")
+
+// ErrInvalidMessage wraps the description of a message that is inconsistent
+// with the node's state (a commit index beyond the log, an append that would
+// overwrite committed entries, an empty proposal). The message was dropped
+// and the node's state is unchanged.
+var ErrInvalidMessage = errors.New("raft: invalid message")
+
+// ErrStorageFailed wraps the error of a Storage call that failed with
+// anything other than ErrCompacted or ErrUnavailable. After it the node stops
+// taking part in the cluster: it does not vote, campaign or append, and
+// every call that steps the state machine returns this error.
+var ErrStorageFailed = errors.New("raft: storage failed, node stopped")

@@ -1,0 +1,159 @@
+package raft
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/tickraft/raft/confchange"
+	"github.com/tickraft/raft/progress"
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// checkConfChangeProposal decides whether the leader accepts a proposed
+// configuration change. A change is refused while an earlier one may still
+// be unapplied (one change at a time keeps every two consecutive
+// configurations overlapping), and when it does not fit the joint state.
+// The change itself is also tried against the current configuration, so an
+// invalid change fails here, where the caller can see the error, instead of
+// at apply time on every node.
+func (r *raft) checkConfChangeProposal(e *pb.Entry) error {
+	cc, err := decodeConfChange(e)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfChangeRejected, err)
+	}
+	if r.disableConfChangeValidation {
+		return nil
+	}
+	v2 := cc.AsV2()
+	alreadyJoint := len(r.trk.Config.Voters[1]) > 0
+	wantsLeave := v2.LeaveJoint()
+	switch {
+	case r.pendingConfIndex > r.raftLog.applied:
+		return fmt.Errorf("%w: a configuration change at index %d may not be applied yet (applied %d)",
+			ErrConfChangeRejected, r.pendingConfIndex, r.raftLog.applied)
+	case alreadyJoint && !wantsLeave:
+		return fmt.Errorf("%w: the joint configuration must be left first", ErrConfChangeRejected)
+	case !alreadyJoint && wantsLeave:
+		return fmt.Errorf("%w: not in a joint configuration, nothing to leave", ErrConfChangeRejected)
+	}
+	if _, _, err := r.changer().apply(v2); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
+	}
+	return nil
+}
+
+// decodeConfChange reads the change held by a configuration change entry.
+func decodeConfChange(e *pb.Entry) (pb.ConfChangeI, error) {
+	switch e.Type {
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := unmarshal(e.Data, &cc); err != nil {
+			return nil, fmt.Errorf("cannot decode ConfChange: %w", err)
+		}
+		return &cc, nil
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := unmarshal(e.Data, &cc); err != nil {
+			return nil, fmt.Errorf("cannot decode ConfChangeV2: %w", err)
+		}
+		return &cc, nil
+	}
+	return nil, fmt.Errorf("entry of type %s is not a configuration change", e.Type)
+}
+
+type confChanger struct{ confchange.Changer }
+
+func (r *raft) changer() confChanger {
+	return confChanger{confchange.Changer{Tracker: r.trk, LastIndex: r.raftLog.lastIndex()}}
+}
+
+// apply computes the configuration a change leads to, without installing
+// it.
+func (c confChanger) apply(cc *pb.ConfChangeV2) (progress.Config, progress.Map, error) {
+	if cc.LeaveJoint() {
+		return c.LeaveJoint()
+	}
+	if autoLeave, ok := cc.EnterJoint(); ok {
+		return c.EnterJoint(autoLeave, cc.Changes...)
+	}
+	return c.Simple(cc.Changes...)
+}
+
+// applyConfChange installs the configuration a committed change leads to.
+// An invalid change (possible only when validation is disabled or with a
+// corrupt log) returns an error and changes nothing; every node applies the
+// same entries and so reaches the same decision.
+func (r *raft) applyConfChange(cc *pb.ConfChangeV2) (*pb.ConfState, error) {
+	cfg, prs, err := r.changer().apply(cc)
+	if err != nil {
+		r.logger.Warn("raft could not apply a configuration change",
+			slog.String("change", pb.ConfChangesToString(cc.Changes)), slog.Any(keyError, err))
+		return nil, fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
+	}
+	cs := r.switchToConfig(cfg, prs)
+	r.logger.Info("raft applied a configuration change",
+		slog.String("change", pb.ConfChangesToString(cc.Changes)), slog.String(keyConfig, r.trk.Config.String()))
+	return cs, nil
+}
+
+// switchToConfig installs a configuration and does what it implies for the
+// leader: commit what the new quorum already has, probe new peers, step
+// down if removed.
+func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfState {
+	r.trk.Config = cfg
+	r.trk.Progress = prs
+	cs := r.trk.ConfState()
+	pr, ok := r.trk.Progress[r.id]
+	r.isLearner = ok && pr.IsLearner
+
+	if (!ok || r.isLearner) && r.state == StateLeader {
+		// The leader was removed or demoted. It keeps leading (so the
+		// change can commit on the remaining voters) unless told to step
+		// down; it stops counting itself in the quorum either way.
+		if r.stepDownOnRemoval {
+			r.logger.Info("raft leader stepped down: removed from the configuration")
+			r.becomeFollower(r.Term, None)
+		}
+		return cs
+	}
+	if r.state != StateLeader || len(cs.Voters) == 0 {
+		return cs
+	}
+	if r.maybeCommit() {
+		// The new quorum may already have more entries: commit them.
+		r.bcastAppend()
+	} else {
+		// New peers need their first probe.
+		r.trk.Visit(func(id uint64, _ *progress.Progress) {
+			if id != r.id {
+				r.maybeSendAppend(id, false)
+			}
+		})
+	}
+	if r.leadTransferee != None {
+		if _, ok := r.trk.Config.Voters.IDs()[r.leadTransferee]; !ok {
+			r.abortLeaderTransfer()
+		}
+	}
+	return cs
+}
+
+// appliedTo records that the application applied entries up to index,
+// releasing size bytes of the apply budget, and leaves an automatic joint
+// configuration once its entry is applied.
+func (r *raft) appliedTo(index, size uint64) {
+	newApplied := max(index, r.raftLog.applied)
+	r.raftLog.appliedTo(newApplied, size)
+	if r.state == StateLeader && r.trk.Config.AutoLeave && newApplied >= r.pendingConfIndex {
+		// The joint configuration was entered with auto-leave: propose the
+		// empty change that leaves it. Validation is skipped: we know we are
+		// joint and nothing else is pending.
+		m := &pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{{Type: pb.EntryConfChangeV2}}}
+		if err := r.step(m); err != nil {
+			r.logger.Warn("raft could not propose leaving the joint configuration", slog.Any(keyError, err))
+			return
+		}
+		r.logger.Info("raft proposed leaving the joint configuration automatically",
+			slog.String(keyConfig, r.trk.Config.String()))
+	}
+}

@@ -1,0 +1,448 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+
+	"github.com/tickraft/raft/confchange"
+	"github.com/tickraft/raft/progress"
+	"github.com/tickraft/raft/quorum"
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// None is the ID that stands for "no node": no leader, no vote.
+const None uint64 = 0
+
+// LocalAppendThread and LocalApplyThread are the targets of the local
+// storage messages of AsyncStorageWrites mode: MsgStorageAppend goes to
+// LocalAppendThread, MsgStorageApply to LocalApplyThread.
+const (
+	LocalAppendThread uint64 = math.MaxUint64
+	LocalApplyThread  uint64 = math.MaxUint64 - 1
+)
+
+// StateType is the role of a node in its current term.
+type StateType uint64
+
+// The roles of a node.
+const (
+	StateFollower StateType = iota
+	StateCandidate
+	StateLeader
+	StatePreCandidate
+)
+
+var stateNames = [...]string{"StateFollower", "StateCandidate", "StateLeader", "StatePreCandidate"}
+
+func (s StateType) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("StateType(%d)", uint64(s))
+}
+
+// campaignType says why a node campaigns.
+type campaignType string
+
+const (
+	campaignPreElection campaignType = "CampaignPreElection"
+	campaignElection    campaignType = "CampaignElection"
+	// campaignTransfer is an election started by MsgTimeoutNow. Its vote
+	// requests carry it as context so that followers skip the leader-lease
+	// check: the leader itself asked for the election.
+	campaignTransfer campaignType = "CampaignTransfer"
+)
+
+// raft is the state machine of one node. It is driven by Step and tick and
+// records its output in msgs, msgsAfterAppend and the log's unstable part,
+// which RawNode turns into Ready structs.
+type raft struct {
+	id uint64
+
+	// Term and Vote are the persistent hard state, together with the log's
+	// committed index. Vote is None or the node voted for in Term.
+	Term uint64
+	Vote uint64
+
+	readStates []ReadState
+
+	raftLog *raftLog
+
+	maxMsgSize         uint64
+	maxUncommittedSize uint64
+	trk                progress.Tracker
+
+	state StateType
+	// isLearner is true while this node is a learner of the configuration.
+	isLearner bool
+
+	// msgs are messages to send once the Ready holding them is handled; they
+	// do not depend on this node's unpersisted state.
+	msgs []*pb.Message
+	// msgsAfterAppend are messages that may leave only after the unstable
+	// entries, hard state and snapshot of the same Ready are persisted: vote
+	// and append responses, including this node's acknowledgements to itself.
+	msgsAfterAppend []*pb.Message
+
+	// lead is the leader of Term as far as this node knows, or None.
+	lead uint64
+	// leadTransferee is the target of an ongoing leader transfer, or None.
+	leadTransferee uint64
+	// pendingConfIndex is, on the leader, the index of the latest
+	// configuration change that may not yet be applied. A new one is
+	// accepted only when applied >= pendingConfIndex.
+	pendingConfIndex uint64
+	// disableConfChangeValidation skips the pendingConfIndex check.
+	disableConfChangeValidation bool
+	// uncommittedSize is the payload bytes of the leader's uncommitted tail.
+	uncommittedSize uint64
+
+	readOnly *readOnly
+	// readSeq numbers ReadIndex rounds; it only grows, across terms too.
+	readSeq uint64
+
+	// electionElapsed counts ticks since the last election timeout reset: on
+	// a leader or candidate, since it became one; on a follower, since it
+	// last heard from a valid leader.
+	electionElapsed  int
+	heartbeatElapsed int
+
+	checkQuorum bool
+	preVote     bool
+
+	heartbeatTimeout int
+	electionTimeout  int
+	// randomizedElectionTimeout is drawn from [electionTimeout,
+	// 2*electionTimeout) at every reset.
+	randomizedElectionTimeout int
+	disableProposalForwarding bool
+	stepDownOnRemoval         bool
+
+	tick func()
+	// handlers are the per-message handlers of the current role.
+	handlers *handlerTable
+
+	logger *slog.Logger
+	rand   *rand.Rand
+
+	// pendingReadIndexMessages are ReadIndex requests that arrived before
+	// the leader committed an entry of its term; they are answered then.
+	pendingReadIndexMessages []*pb.Message
+
+	// failed is the storage error that stopped this node, or nil.
+	failed error
+	// droppedMsgs counts messages dropped because they were inconsistent.
+	droppedMsgs uint64
+}
+
+func newRaft(c *Config) (*raft, error) {
+	raftlog, err := newLog(c.Storage, c.MaxCommittedSizePerReady)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	}
+	hs, cs, err := c.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	}
+	r := &raft{
+		id:                          c.ID,
+		lead:                        None,
+		isLearner:                   false,
+		raftLog:                     raftlog,
+		maxMsgSize:                  c.MaxSizePerMsg,
+		maxUncommittedSize:          c.MaxUncommittedEntriesSize,
+		trk:                         progress.MakeTracker(c.MaxInflightMsgs, c.MaxInflightBytes),
+		electionTimeout:             c.ElectionTick,
+		heartbeatTimeout:            c.HeartbeatTick,
+		logger:                      c.Logger.With(slog.Uint64(keyNode, c.ID)),
+		rand:                        c.newRand(),
+		checkQuorum:                 c.CheckQuorum,
+		preVote:                     c.PreVote,
+		readOnly:                    newReadOnly(c.ReadOnlyOption),
+		disableProposalForwarding:   c.DisableProposalForwarding,
+		disableConfChangeValidation: c.DisableConfChangeValidation,
+		stepDownOnRemoval:           c.StepDownOnRemoval,
+	}
+	cfg, prs, err := confchange.Restore(confchange.Changer{
+		Tracker:   r.trk,
+		LastIndex: raftlog.lastIndex(),
+	}, cs)
+	if err != nil {
+		return nil, fmt.Errorf("raft: cannot restore the configuration %s from storage: %w", pb.DescribeConfState(cs), err)
+	}
+	if err := pb.ConfStateEquivalent(cs, r.switchToConfig(cfg, prs)); err != nil {
+		return nil, fmt.Errorf("raft: restored configuration differs from storage: %w", err)
+	}
+	if !pb.IsEmptyHardState(hs) {
+		if err := r.loadState(hs); err != nil {
+			return nil, err
+		}
+	}
+	if c.Applied > 0 {
+		if c.Applied > r.raftLog.committed {
+			return nil, fmt.Errorf("%w: Applied (%d) is beyond the persisted commit index (%d)",
+				ErrInvalidConfig, c.Applied, r.raftLog.committed)
+		}
+		r.raftLog.appliedTo(c.Applied, 0)
+	}
+	r.becomeFollower(r.Term, None)
+	if err := r.raftLog.err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	}
+	r.logger.Info("raft node started",
+		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyCommit, r.raftLog.committed),
+		slog.Uint64(keyApplied, r.raftLog.applied), slog.Uint64(keyLastIndex, r.raftLog.lastIndex()),
+		slog.String(keyConfig, r.trk.Config.String()))
+	return r, nil
+}
+
+// loadState restores the persisted hard state.
+func (r *raft) loadState(hs *pb.HardState) error {
+	if hs.Commit < r.raftLog.committed || hs.Commit > r.raftLog.lastIndex() {
+		return fmt.Errorf("%w: persisted commit index %d is outside [%d, %d]",
+			ErrStorageFailed, hs.Commit, r.raftLog.committed, r.raftLog.lastIndex())
+	}
+	r.raftLog.committed = hs.Commit
+	r.Term = hs.Term
+	r.Vote = hs.Vote
+	return nil
+}
+
+func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
+
+func (r *raft) hardState() *pb.HardState {
+	return &pb.HardState{Term: r.Term, Vote: r.Vote, Commit: r.raftLog.committed}
+}
+
+// send queues m for sending. Responses that depend on this node's
+// unpersisted state wait in msgsAfterAppend.
+func (r *raft) send(m *pb.Message) {
+	if m.From == None {
+		m.From = r.id
+	}
+	switch m.Type {
+	case pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp:
+		if m.Term == 0 {
+			// Vote messages carry the term they campaign for, which is not
+			// always r.Term; forgetting to set it is a programming error.
+			panic(fmt.Sprintf("raft invariant broken: %s sent without a term", m.Type))
+		}
+	default:
+		if m.Term != 0 {
+			panic(fmt.Sprintf("raft invariant broken: %s sent with term %d set by the caller", m.Type, m.Term))
+		}
+		// Proposals and ReadIndex forwarded to the leader carry no term:
+		// they are treated as local messages there.
+		if m.Type != pb.MsgProp && m.Type != pb.MsgReadIndex {
+			m.Term = r.Term
+		}
+	}
+	switch m.Type {
+	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
+		// A vote or an append acknowledgement promises that the vote or the
+		// entries are durable; it must wait for the write.
+		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
+	default:
+		if m.To == r.id {
+			panic(fmt.Sprintf("raft invariant broken: message %s addressed to self", m.Type))
+		}
+		r.msgs = append(r.msgs, m)
+	}
+}
+
+// reset starts a new term (or restarts the current one) in a new role.
+func (r *raft) reset(term uint64) {
+	if r.Term != term {
+		r.Term = term
+		r.Vote = None
+	}
+	r.lead = None
+	r.electionElapsed = 0
+	r.heartbeatElapsed = 0
+	r.resetRandomizedElectionTimeout()
+	r.abortLeaderTransfer()
+	r.trk.ResetVotes()
+	last := r.raftLog.lastIndex()
+	// Our own Match counts only what is durable: a leader's own entries
+	// count toward the quorum once its write is acknowledged.
+	persisted := min(last, r.raftLog.unstable.offset-1)
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		*pr = progress.Progress{
+			Next:      last + 1,
+			Inflights: progress.NewInflights(r.trk.MaxInflight, r.trk.MaxInflightBytes),
+			IsLearner: pr.IsLearner,
+		}
+		if id == r.id {
+			pr.Match = persisted
+		}
+	})
+	r.pendingConfIndex = 0
+	r.uncommittedSize = 0
+	r.readOnly = newReadOnly(r.readOnly.option)
+}
+
+func (r *raft) resetRandomizedElectionTimeout() {
+	r.randomizedElectionTimeout = r.electionTimeout + r.rand.IntN(r.electionTimeout)
+}
+
+// pastElectionTimeout reports whether the randomized election timeout has
+// elapsed.
+func (r *raft) pastElectionTimeout() bool {
+	return r.electionElapsed >= r.randomizedElectionTimeout
+}
+
+func (r *raft) becomeFollower(term, lead uint64) {
+	prev := r.state
+	r.reset(term)
+	r.tick = r.tickElection
+	r.handlers = &followerHandlers
+	r.lead = lead
+	r.state = StateFollower
+	r.logRoleChange(prev)
+}
+
+func (r *raft) becomeCandidate() {
+	if r.state == StateLeader {
+		panic("raft invariant broken: a leader cannot become a candidate directly")
+	}
+	prev := r.state
+	r.reset(r.Term + 1)
+	r.tick = r.tickElection
+	r.handlers = &candidateHandlers
+	r.Vote = r.id
+	r.state = StateCandidate
+	r.logRoleChange(prev)
+}
+
+// becomePreCandidate starts a pre-election. Term, Vote and lead stay as
+// they are: a pre-election changes nothing another node could observe.
+func (r *raft) becomePreCandidate() {
+	if r.state == StateLeader {
+		panic("raft invariant broken: a leader cannot become a pre-candidate directly")
+	}
+	prev := r.state
+	r.handlers = &candidateHandlers
+	r.trk.ResetVotes()
+	r.tick = r.tickElection
+	r.lead = None
+	r.state = StatePreCandidate
+	r.logRoleChange(prev)
+}
+
+func (r *raft) becomeLeader() {
+	if r.state == StateFollower {
+		panic("raft invariant broken: a follower cannot become leader without an election")
+	}
+	prev := r.state
+	r.reset(r.Term)
+	r.tick = r.tickHeartbeat
+	r.handlers = &leaderHandlers
+	r.lead = r.id
+	r.state = StateLeader
+	// Our own progress: we replicate to ourselves through the local write,
+	// and we are trivially active.
+	pr := r.trk.Progress[r.id]
+	pr.BecomeReplicate()
+	pr.RecentActive = true
+	// Entries in our log may include configuration changes that are not
+	// committed yet; be conservative and treat the whole tail as pending.
+	r.pendingConfIndex = r.raftLog.lastIndex()
+	// An empty entry of the new term: committing it commits everything
+	// before it (Raft §5.4.2) and lets reads proceed (thesis §6.4).
+	if !r.appendEntry(&pb.Entry{}) {
+		panic("raft invariant broken: the empty entry of a new leader was refused")
+	}
+	r.logRoleChange(prev)
+}
+
+func (r *raft) logRoleChange(prev StateType) {
+	r.logger.Info("raft role changed",
+		slog.String(keyRole, r.state.String()), slog.String(keyPrevRole, prev.String()),
+		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyLeader, r.lead))
+}
+
+// tickElection is the tick of followers and candidates.
+func (r *raft) tickElection() {
+	r.electionElapsed++
+	if r.promotable() && r.pastElectionTimeout() {
+		r.electionElapsed = 0
+		r.stepLocal(&pb.Message{Type: pb.MsgHup})
+	}
+}
+
+// tickHeartbeat is the tick of leaders.
+func (r *raft) tickHeartbeat() {
+	r.heartbeatElapsed++
+	r.electionElapsed++
+	if r.electionElapsed >= r.electionTimeout {
+		r.electionElapsed = 0
+		if r.checkQuorum {
+			r.stepLocal(&pb.Message{Type: pb.MsgCheckQuorum})
+		}
+		// A transfer that did not finish within an election timeout failed.
+		if r.state == StateLeader && r.leadTransferee != None {
+			r.abortLeaderTransfer()
+		}
+	}
+	if r.state != StateLeader {
+		return
+	}
+	if r.heartbeatElapsed >= r.heartbeatTimeout {
+		r.heartbeatElapsed = 0
+		r.stepLocal(&pb.Message{Type: pb.MsgBeat})
+	}
+}
+
+// stepLocal steps a message the node generated itself. Such steps cannot be
+// refused for input reasons; an error here is logged.
+func (r *raft) stepLocal(m *pb.Message) {
+	if err := r.Step(m); err != nil && !errors.Is(err, ErrProposalDropped) {
+		r.logger.Warn("raft local step failed", slog.String(keyMsgType, m.Type.String()), slog.Any(keyError, err))
+	}
+}
+
+// promotable reports whether this node may become leader: it is a voter
+// and has no snapshot waiting to be persisted.
+func (r *raft) promotable() bool {
+	pr := r.trk.Progress[r.id]
+	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
+}
+
+// fail stops the node after a storage failure.
+func (r *raft) fail(err error) error {
+	if r.failed == nil {
+		r.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
+		r.logger.Error("raft node stopped by a storage failure", slog.Any(keyError, err))
+		r.msgs = nil
+		r.msgsAfterAppend = nil
+	}
+	return r.failed
+}
+
+// checkStorage turns a storage error recorded by the log into a stop.
+func (r *raft) checkStorage() error {
+	if r.failed != nil {
+		return r.failed
+	}
+	if err := r.raftLog.err(); err != nil {
+		return r.fail(err)
+	}
+	return nil
+}
+
+// invalid drops an inconsistent message and reports why.
+func (r *raft) invalid(m *pb.Message, format string, args ...any) error {
+	r.droppedMsgs++
+	err := fmt.Errorf("%w: %s from %d: %s", ErrInvalidMessage, m.Type, m.From, fmt.Sprintf(format, args...))
+	r.logger.Warn("raft dropped an invalid message", slog.Any(keyError, err))
+	return err
+}
+
+// quorumVoteResult is a helper for the vote tally.
+func (r *raft) poll(id uint64, v bool) (granted, rejected int, result quorum.VoteResult) {
+	r.trk.RecordVote(id, v)
+	return r.trk.TallyVotes()
+}

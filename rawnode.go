@@ -1,0 +1,486 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tickraft/raft/progress"
+	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// SoftState is the volatile state of a node: it is not persisted, and the
+// application uses it for routing (who leads) and display.
+type SoftState struct {
+	Lead      uint64
+	RaftState StateType
+}
+
+// Ready is the batch of work a node hands to its application: what to
+// persist, what to send and what to apply. Read the contract in the package
+// documentation; in short, in the default (synchronous) mode:
+//
+//  1. Persist HardState, Entries and Snapshot (fsync when MustSync).
+//  2. Send Messages. A leader may send them while step 1 is in progress
+//     (Raft thesis §10.2.1); a follower or candidate must not send any
+//     before step 1 is done, since its answers promise durability.
+//  3. Apply Snapshot, then CommittedEntries, to the state machine; for
+//     configuration change entries call ApplyConfChange.
+//  4. Call Advance.
+//
+// Fields are empty (nil, zero) when there is nothing of their kind.
+type Ready struct {
+	// SoftState is set only when it changed since the previous Ready.
+	*SoftState
+	// HardState is set only when it changed since the previous Ready. It
+	// must be persisted before Messages are sent (except a leader's).
+	HardState *pb.HardState
+	// ReadStates answer ReadIndex requests made on this node.
+	ReadStates []ReadState
+	// Entries are to be appended to stable storage. An entry may replace
+	// entries already stored at its index and after (a conflicting tail).
+	Entries []*pb.Entry
+	// Snapshot is to be saved to stable storage, replacing the log.
+	Snapshot *pb.Snapshot
+	// CommittedEntries are to be applied to the state machine, in order.
+	CommittedEntries []*pb.Entry
+	// Messages are to be sent to the peers named by their To fields. When a
+	// message is a MsgSnap, report the result with ReportSnapshot.
+	Messages []*pb.Message
+	// MustSync says whether HardState and Entries must be synced to disk
+	// before Messages are sent (a new term, vote or entries).
+	MustSync bool
+}
+
+// Peer names a member of the initial configuration for Bootstrap.
+type Peer struct {
+	ID      uint64
+	Context []byte
+}
+
+// SnapshotStatus is the outcome of sending a snapshot, for ReportSnapshot.
+type SnapshotStatus int
+
+// The outcomes of sending a snapshot.
+const (
+	SnapshotFinish SnapshotStatus = iota + 1
+	SnapshotFailure
+)
+
+// RawNode is a raft node driven by its caller: nothing happens between
+// calls, and nothing is done concurrently. It is not safe for concurrent
+// use; a program that calls it from several goroutines must serialize the
+// calls.
+type RawNode struct {
+	raft               *raft
+	asyncStorageWrites bool
+
+	prevSoftSt SoftState
+	// prevHardSt is the hard state of the previous Ready.
+	prevTerm, prevVote, prevCommit uint64
+
+	// stepsOnAdvance are local messages to step in Advance: in synchronous
+	// mode the application's write and apply are done by then.
+	stepsOnAdvance []*pb.Message
+}
+
+// NewRawNode creates a node from a configuration. Zero fields get defaults
+// (Config.WithDefaults); an invalid configuration or a failing storage is
+// reported as an error.
+func NewRawNode(c *Config) (*RawNode, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil config", ErrInvalidConfig)
+	}
+	cfg := c.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r, err := newRaft(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	rn := &RawNode{raft: r, asyncStorageWrites: cfg.AsyncStorageWrites}
+	rn.prevSoftSt = r.softState()
+	rn.prevTerm, rn.prevVote, rn.prevCommit = r.Term, r.Vote, r.raftLog.committed
+	return rn, nil
+}
+
+// Tick advances the node's logical clock by one tick. Election and
+// heartbeat timeouts are counted in ticks.
+func (rn *RawNode) Tick() {
+	if rn.raft.failed != nil {
+		return
+	}
+	rn.raft.tick()
+	_ = rn.raft.checkStorage()
+}
+
+// Campaign makes this node start an election now (a pre-election first when
+// PreVote is on).
+func (rn *RawNode) Campaign() error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgHup})
+}
+
+// Propose proposes data to be appended to the log. On a follower the
+// proposal is forwarded to the leader. A nil error means the proposal was
+// accepted for now, not that it will commit: a leader change can still drop
+// it, and the application must watch the committed entries.
+func (rn *RawNode) Propose(data []byte) error {
+	return rn.raft.Step(&pb.Message{
+		Type:    pb.MsgProp,
+		From:    rn.raft.id,
+		Entries: []*pb.Entry{{Data: data}},
+	})
+}
+
+// ProposeConfChange proposes a configuration change (a *pb.ConfChange or a
+// *pb.ConfChangeV2). A change the leader refuses returns an error wrapping
+// ErrConfChangeRejected, and nothing is appended.
+func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
+	if cc == nil {
+		return fmt.Errorf("%w: nil configuration change", ErrConfChangeRejected)
+	}
+	typ, data, err := pb.MarshalConfChange(cc)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
+	}
+	return rn.raft.Step(&pb.Message{
+		Type:    pb.MsgProp,
+		From:    rn.raft.id,
+		Entries: []*pb.Entry{{Type: typ, Data: data}},
+	})
+}
+
+// ApplyConfChange applies a committed configuration change, which the
+// application must do when it applies the entry holding it, and returns the
+// resulting configuration to store with the application's state. A change
+// that cannot be applied returns an error and leaves the configuration as it
+// was; every node reaches the same decision for the same entry.
+func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
+	if cc == nil {
+		return nil, fmt.Errorf("%w: nil configuration change", ErrConfChangeRejected)
+	}
+	if rn.raft.failed != nil {
+		return nil, rn.raft.failed
+	}
+	return rn.raft.applyConfChange(cc.AsV2())
+}
+
+// Step hands the node a message received from a peer, or a storage
+// response in AsyncStorageWrites mode.
+func (rn *RawNode) Step(m *pb.Message) error {
+	if m == nil {
+		return fmt.Errorf("%w: nil message", ErrInvalidMessage)
+	}
+	if pb.IsLocalMsg(m.Type) && m.From != LocalAppendThread && m.From != LocalApplyThread {
+		return fmt.Errorf("%w: %s", ErrStepLocalMsg, m.Type)
+	}
+	if pb.IsResponseMsg(m.Type) && m.From != LocalAppendThread && m.From != LocalApplyThread &&
+		rn.raft.trk.Progress[m.From] == nil {
+		return fmt.Errorf("%w: %s from %d", ErrStepPeerNotFound, m.Type, m.From)
+	}
+	return rn.raft.Step(m)
+}
+
+// Ready returns the work the application must do now, and marks it as
+// handed out. Call HasReady first to avoid an empty Ready.
+func (rn *RawNode) Ready() Ready {
+	rd := rn.readyWithoutAccept()
+	rn.acceptReady(rd)
+	return rd
+}
+
+// applyUnstableEntries reports whether committed entries may be applied
+// before they are persisted locally. In synchronous mode the application
+// persists each Ready's entries before applying its committed entries, so
+// it is safe; in asynchronous mode the two are independent.
+func (rn *RawNode) applyUnstableEntries() bool { return !rn.asyncStorageWrites }
+
+func (rn *RawNode) readyWithoutAccept() Ready {
+	r := rn.raft
+	rd := Ready{
+		Entries:  r.raftLog.nextUnstableEnts(),
+		Messages: r.msgs,
+	}
+	if ents, err := r.raftLog.nextCommittedEnts(rn.applyUnstableEntries()); err == nil {
+		rd.CommittedEntries = ents
+	} else {
+		_ = r.fail(err)
+	}
+	if ss := r.softState(); ss != rn.prevSoftSt {
+		rd.SoftState = &ss
+	}
+	if rn.hardStateChanged() {
+		rd.HardState = r.hardState()
+	}
+	if r.raftLog.hasNextUnstableSnapshot() {
+		rd.Snapshot = r.raftLog.nextUnstableSnapshot()
+	}
+	if len(r.readStates) != 0 {
+		rd.ReadStates = r.readStates
+	}
+	rd.MustSync = rn.mustSync(len(rd.Entries))
+	if rn.asyncStorageWrites {
+		if rn.needStorageAppend(rd) {
+			rd.Messages = append(rd.Messages, rn.newStorageAppend(rd))
+		}
+		if len(rd.CommittedEntries) > 0 {
+			rd.Messages = append(rd.Messages, rn.newStorageApply(rd.CommittedEntries))
+		}
+		return rd
+	}
+	for _, m := range r.msgsAfterAppend {
+		if m.To != r.id {
+			rd.Messages = append(rd.Messages, m)
+		}
+	}
+	return rd
+}
+
+func (rn *RawNode) hardStateChanged() bool {
+	r := rn.raft
+	return r.Term != rn.prevTerm || r.Vote != rn.prevVote || r.raftLog.committed != rn.prevCommit
+}
+
+// mustSync reports whether the Ready's writes must reach the disk before
+// messages leave: a vote or a term must never be forgotten, nor entries a
+// quorum may have counted. A commit index alone may be lost: it is
+// recovered from the leader.
+func (rn *RawNode) mustSync(entries int) bool {
+	r := rn.raft
+	return entries != 0 || r.Term != rn.prevTerm || r.Vote != rn.prevVote
+}
+
+// needStorageAppend reports whether the Ready has anything for the append
+// thread: state to persist, or messages that wait for the write.
+func (rn *RawNode) needStorageAppend(rd Ready) bool {
+	return len(rd.Entries) > 0 || rd.HardState != nil || rd.Snapshot != nil || len(rn.raft.msgsAfterAppend) > 0
+}
+
+// newStorageAppend builds the MsgStorageAppend of a Ready: what to persist,
+// and the messages to deliver once it is durable, the last of which tells
+// this node what was persisted.
+func (rn *RawNode) newStorageAppend(rd Ready) *pb.Message {
+	r := rn.raft
+	m := &pb.Message{
+		Type:    pb.MsgStorageAppend,
+		To:      LocalAppendThread,
+		From:    r.id,
+		Entries: rd.Entries,
+	}
+	if rd.HardState != nil {
+		m.Term, m.Vote, m.Commit = rd.HardState.Term, rd.HardState.Vote, rd.HardState.Commit
+	}
+	if rd.Snapshot != nil {
+		m.Snapshot = rd.Snapshot
+	}
+	m.Responses = append(m.Responses, r.msgsAfterAppend...)
+	if rn.needStorageAppendResp(rd) {
+		m.Responses = append(m.Responses, rn.newStorageAppendResp(rd))
+	}
+	return m
+}
+
+func (rn *RawNode) needStorageAppendResp(rd Ready) bool {
+	return len(rd.Entries) > 0 || rd.Snapshot != nil
+}
+
+// newStorageAppendResp tells this node which entries and snapshot are
+// durable. The last entry's term guards against the entry having been
+// replaced in the meantime (see raftLog.stableTo).
+func (rn *RawNode) newStorageAppendResp(rd Ready) *pb.Message {
+	m := &pb.Message{
+		Type: pb.MsgStorageAppendResp,
+		To:   rn.raft.id,
+		From: LocalAppendThread,
+		Term: rn.raft.Term,
+	}
+	if n := len(rd.Entries); n > 0 {
+		last := rd.Entries[n-1]
+		m.Index, m.LogTerm = last.Index, last.Term
+	}
+	if rd.Snapshot != nil {
+		m.Snapshot = &pb.Snapshot{Metadata: rd.Snapshot.Metadata}
+	}
+	return m
+}
+
+func (rn *RawNode) newStorageApply(ents []*pb.Entry) *pb.Message {
+	return &pb.Message{
+		Type:      pb.MsgStorageApply,
+		To:        LocalApplyThread,
+		From:      rn.raft.id,
+		Entries:   ents,
+		Responses: []*pb.Message{rn.newStorageApplyResp(ents)},
+	}
+}
+
+func (rn *RawNode) newStorageApplyResp(ents []*pb.Entry) *pb.Message {
+	return &pb.Message{
+		Type:    pb.MsgStorageApplyResp,
+		To:      rn.raft.id,
+		From:    LocalApplyThread,
+		Entries: ents,
+	}
+}
+
+// acceptReady records that rd was handed out.
+func (rn *RawNode) acceptReady(rd Ready) {
+	r := rn.raft
+	if rd.SoftState != nil {
+		rn.prevSoftSt = *rd.SoftState
+	}
+	if rd.HardState != nil {
+		rn.prevTerm, rn.prevVote, rn.prevCommit = rd.HardState.Term, rd.HardState.Vote, rd.HardState.Commit
+	}
+	if len(rd.ReadStates) != 0 {
+		r.readStates = nil
+	}
+	if !rn.asyncStorageWrites {
+		if len(rn.stepsOnAdvance) != 0 {
+			panic("raft invariant broken: Ready called twice without Advance in synchronous mode")
+		}
+		for _, m := range r.msgsAfterAppend {
+			if m.To == r.id {
+				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
+			}
+		}
+		if rn.needStorageAppendResp(rd) {
+			rn.stepsOnAdvance = append(rn.stepsOnAdvance, rn.newStorageAppendResp(rd))
+		}
+		if len(rd.CommittedEntries) > 0 {
+			rn.stepsOnAdvance = append(rn.stepsOnAdvance, rn.newStorageApplyResp(rd.CommittedEntries))
+		}
+	}
+	r.msgs = nil
+	r.msgsAfterAppend = nil
+	r.raftLog.acceptUnstable()
+	if n := len(rd.CommittedEntries); n > 0 {
+		r.raftLog.acceptApplying(rd.CommittedEntries[n-1].Index, applyingSize(rd.CommittedEntries), rn.applyUnstableEntries())
+	}
+}
+
+// HasReady reports whether Ready would return any work. It allocates
+// nothing.
+func (rn *RawNode) HasReady() bool {
+	r := rn.raft
+	if r.failed != nil {
+		return false
+	}
+	if r.softState() != rn.prevSoftSt || rn.hardStateChanged() {
+		return true
+	}
+	if r.raftLog.hasNextUnstableSnapshot() || r.raftLog.hasNextUnstableEnts() {
+		return true
+	}
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) != 0 {
+		return true
+	}
+	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())
+}
+
+// ErrAsyncAdvance is returned by Advance in AsyncStorageWrites mode, where
+// progress is reported by stepping the storage responses instead.
+var ErrAsyncAdvance = errors.New("raft: Advance is not used with AsyncStorageWrites")
+
+// Advance tells the node that the application handled the last Ready:
+// persisted it, sent its messages and applied its committed entries.
+func (rn *RawNode) Advance(_ Ready) error {
+	if rn.asyncStorageWrites {
+		return ErrAsyncAdvance
+	}
+	var err error
+	for i, m := range rn.stepsOnAdvance {
+		if serr := rn.raft.Step(m); serr != nil && err == nil {
+			err = serr
+		}
+		rn.stepsOnAdvance[i] = nil
+	}
+	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
+	return err
+}
+
+// ReadIndex requests a linearizable read. rctx identifies the request: the
+// answer arrives as a ReadState with the same RequestCtx in a later Ready.
+// It returns ErrNoLeader when no leader is known to serve or forward it.
+func (rn *RawNode) ReadIndex(rctx []byte) error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgReadIndex, Entries: []*pb.Entry{{Data: rctx}}})
+}
+
+// TransferLeader asks the leader to hand leadership to transferee. On a
+// follower the request is forwarded to the leader.
+func (rn *RawNode) TransferLeader(transferee uint64) error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgTransferLeader, From: transferee})
+}
+
+// ForgetLeader makes a follower forget its leader, so it can vote for
+// another candidate at once. Use it when the application learns that the
+// leader is gone. It is ignored on leaders and candidates, and in
+// ReadOnlyLeaseBased mode.
+func (rn *RawNode) ForgetLeader() error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgForgetLeader})
+}
+
+// ReportUnreachable tells the node that the last message to id could not
+// be delivered; the leader stops pipelining to it until it answers.
+func (rn *RawNode) ReportUnreachable(id uint64) error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgUnreachable, From: id})
+}
+
+// ReportSnapshot tells the leader whether sending a snapshot to id
+// finished or failed.
+func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) error {
+	return rn.raft.Step(&pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: status == SnapshotFailure})
+}
+
+// ErrBootstrapNotEmpty is returned by Bootstrap on a node whose storage
+// already holds state.
+var ErrBootstrapNotEmpty = errors.New("raft: cannot bootstrap a node with non-empty storage")
+
+// Bootstrap sets up the initial configuration of a brand-new cluster: it
+// appends one committed AddNode entry per peer, at term 1, and applies
+// them. Every founding member bootstraps with the same peers; nodes that
+// join later start empty and learn the configuration from the leader.
+func (rn *RawNode) Bootstrap(peers []Peer) error {
+	if len(peers) == 0 {
+		return fmt.Errorf("%w: Bootstrap needs at least one peer", ErrInvalidConfig)
+	}
+	r := rn.raft
+	if r.raftLog.lastIndex() != 0 || r.Term != 0 {
+		return ErrBootstrapNotEmpty
+	}
+	seen := map[uint64]bool{}
+	ents := make([]*pb.Entry, 0, len(peers))
+	ccs := make([]*pb.ConfChange, 0, len(peers))
+	for i, p := range peers {
+		if p.ID == None || seen[p.ID] {
+			return fmt.Errorf("%w: Bootstrap peer IDs must be non-zero and distinct, got %d", ErrInvalidConfig, p.ID)
+		}
+		seen[p.ID] = true
+		cc := &pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: p.ID, Context: p.Context}
+		data, err := proto.Marshal(cc)
+		if err != nil {
+			return fmt.Errorf("raft: cannot encode bootstrap change: %w", err)
+		}
+		ents = append(ents, &pb.Entry{Type: pb.EntryConfChange, Term: 1, Index: uint64(i + 1), Data: data})
+		ccs = append(ccs, cc)
+	}
+	r.becomeFollower(1, None)
+	r.raftLog.append(ents...)
+	// The bootstrap entries are committed by definition: every founding
+	// member has them. They are applied here so the node can campaign; the
+	// application sees them again in CommittedEntries and applying them a
+	// second time changes nothing.
+	if err := r.raftLog.commitTo(uint64(len(ents))); err != nil {
+		return err
+	}
+	for _, cc := range ccs {
+		if _, err := r.applyConfChange(cc.AsV2()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// progressT is a short alias used by visitors.
+type progressT = progress.Progress

@@ -1,0 +1,386 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/tickraft/raft/progress"
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// appendEntry appends proposed entries to the leader's log, stamping them
+// with the current term and the next indexes. It refuses them when they
+// would exceed the uncommitted-size limit. The entries are owned by the
+// log from here on.
+func (r *raft) appendEntry(es ...*pb.Entry) bool {
+	li := r.raftLog.lastIndex()
+	for i, e := range es {
+		e.Term = r.Term
+		e.Index = li + 1 + uint64(i)
+	}
+	if !r.increaseUncommittedSize(es) {
+		r.logger.Warn("raft dropped a proposal: the uncommitted size limit is reached",
+			slog.Uint64("uncommitted_size", r.uncommittedSize), slog.Uint64("limit", r.maxUncommittedSize))
+		return false
+	}
+	li = r.raftLog.append(es...)
+	// The leader acknowledges its own entries like any follower, once they
+	// are durable: the acknowledgement waits in msgsAfterAppend.
+	r.send(&pb.Message{To: r.id, Type: pb.MsgAppResp, Index: li})
+	return true
+}
+
+// increaseUncommittedSize accounts for new entries and reports whether
+// they fit under MaxUncommittedEntriesSize. Empty entries always fit, and
+// so does anything when nothing is uncommitted, so that one large proposal
+// can always make progress.
+func (r *raft) increaseUncommittedSize(ents []*pb.Entry) bool {
+	s := payloadsSize(ents)
+	if r.maxUncommittedSize > 0 && r.uncommittedSize > 0 && s > 0 && r.uncommittedSize+s > r.maxUncommittedSize {
+		return false
+	}
+	r.uncommittedSize += s
+	return true
+}
+
+// reduceUncommittedSize releases the size of entries that were committed
+// and applied.
+func (r *raft) reduceUncommittedSize(s uint64) {
+	if s > r.uncommittedSize {
+		// Entries of a previous leadership term are applied after this one
+		// started counting; the count cannot go below zero.
+		r.uncommittedSize = 0
+		return
+	}
+	r.uncommittedSize -= s
+}
+
+// bcastAppend sends appends (or snapshots) to every peer that is not
+// paused, even if only to carry the commit index.
+func (r *raft) bcastAppend() {
+	r.trk.Visit(func(id uint64, _ *progress.Progress) {
+		if id != r.id {
+			r.maybeSendAppend(id, true)
+		}
+	})
+}
+
+// sendAppend sends an append to a peer, even an empty one for the commit
+// index, unless the peer's flow is paused.
+func (r *raft) sendAppend(to uint64) { r.maybeSendAppend(to, true) }
+
+// maybeSendAppend sends the next batch of entries to a peer, or a snapshot
+// if the entries it needs were compacted. It reports whether a message was
+// sent. With sendIfEmpty false it sends nothing when there are no entries.
+func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
+	pr := r.trk.Progress[to]
+	if pr == nil || pr.IsPaused() {
+		return false
+	}
+	prevIndex := pr.Next - 1
+	prevTerm, err := r.raftLog.term(prevIndex)
+	if err != nil {
+		return r.maybeSendSnapshot(to, pr, err)
+	}
+	var ents []*pb.Entry
+	// With a full window (or a probe in flight) only an empty append may
+	// go out, to carry the commit index or to restart a stalled flow.
+	if pr.CanSendEntries() {
+		ents, err = r.raftLog.entries(pr.Next, r.maxMsgSize)
+		if err != nil {
+			return r.maybeSendSnapshot(to, pr, err)
+		}
+	}
+	if len(ents) == 0 && !sendIfEmpty {
+		return false
+	}
+	commit := r.raftLog.committed
+	r.send(&pb.Message{
+		To:      to,
+		Type:    pb.MsgApp,
+		Index:   prevIndex,
+		LogTerm: prevTerm,
+		Entries: ents,
+		Commit:  commit,
+	})
+	pr.SentEntries(len(ents), payloadsSize(ents))
+	pr.SentCommit(commit)
+	return true
+}
+
+// maybeSendSnapshot sends the latest snapshot to a peer whose next entry is
+// no longer in the log. err is why the entries could not be read.
+func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress, err error) bool {
+	if !errors.Is(err, ErrCompacted) {
+		// ErrUnavailable for an index we should have is a storage bug; the
+		// log has recorded it and the node stops at the end of this step.
+		r.logger.Error("raft could not read entries to send", slog.Uint64(keyTo, to), slog.Any(keyError, err))
+		return false
+	}
+	if !pr.RecentActive {
+		r.logger.Debug("raft skipped a snapshot to an inactive peer", slog.Uint64(keyTo, to))
+		return false
+	}
+	snap, err := r.raftLog.snapshot()
+	if err != nil {
+		if errors.Is(err, ErrSnapshotTemporarilyUnavailable) {
+			r.logger.Debug("raft snapshot temporarily unavailable; will retry", slog.Uint64(keyTo, to))
+			return false
+		}
+		r.logger.Error("raft could not read the snapshot", slog.Any(keyError, err))
+		return false
+	}
+	if pb.IsEmptySnap(snap) {
+		r.logger.Error("raft storage returned an empty snapshot for compacted entries", slog.Uint64(keyTo, to))
+		return false
+	}
+	sindex, sterm := snap.Metadata.Index, snap.Metadata.Term
+	r.logger.Info("raft sent a snapshot",
+		slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, sindex), slog.Uint64(keySnapTerm, sterm),
+		slog.String(keyProgress, pr.String()))
+	pr.BecomeSnapshot(sindex)
+	r.send(&pb.Message{To: to, Type: pb.MsgSnap, Snapshot: snap})
+	return true
+}
+
+// bcastHeartbeat sends a heartbeat to every peer.
+func (r *raft) bcastHeartbeat() {
+	ctx := r.readOnly.lastPendingRequestCtx()
+	r.trk.Visit(func(id uint64, _ *progress.Progress) {
+		if id != r.id {
+			r.sendHeartbeat(id, ctx)
+		}
+	})
+}
+
+// sendHeartbeat sends a heartbeat. Its commit index is capped at what the
+// peer is known to have: the peer may not have the entries up to our commit
+// index yet, and must not commit entries that might not match ours.
+func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
+	pr := r.trk.Progress[to]
+	commit := min(pr.Match, r.raftLog.committed)
+	r.send(&pb.Message{To: to, Type: pb.MsgHeartbeat, Commit: commit, Context: ctx})
+	pr.SentCommit(commit)
+}
+
+// maybeCommit advances the commit index to what a quorum has acknowledged,
+// but only to an entry of the current term (Raft §5.4.2): entries of older
+// terms are committed indirectly.
+func (r *raft) maybeCommit() bool {
+	return r.raftLog.maybeCommit(entryID{term: r.Term, index: r.trk.Committed()})
+}
+
+func leaderBeat(r *raft, _ *pb.Message) error {
+	r.bcastHeartbeat()
+	return nil
+}
+
+func leaderPropose(r *raft, m *pb.Message) error {
+	if len(m.Entries) == 0 {
+		return r.invalid(m, "empty proposal")
+	}
+	if r.trk.Progress[r.id] == nil {
+		// We were removed from the configuration and are only waiting to
+		// step down; nobody would replicate the proposal.
+		return ErrProposalDropped
+	}
+	if r.leadTransferee != None {
+		r.logger.Debug("raft dropped a proposal: leader transfer in progress",
+			slog.Uint64("transferee", r.leadTransferee))
+		return ErrProposalDropped
+	}
+	confIndex := uint64(0)
+	for i, e := range m.Entries {
+		if e.Type != pb.EntryConfChange && e.Type != pb.EntryConfChangeV2 {
+			continue
+		}
+		if err := r.checkConfChangeProposal(e); err != nil {
+			r.logger.Warn("raft rejected a configuration change", slog.Any(keyError, err))
+			return err
+		}
+		confIndex = r.raftLog.lastIndex() + uint64(i) + 1
+	}
+	if !r.appendEntry(m.Entries...) {
+		return ErrProposalDropped
+	}
+	if confIndex != 0 {
+		r.pendingConfIndex = confIndex
+	}
+	r.bcastAppend()
+	return nil
+}
+
+func followerPropose(r *raft, m *pb.Message) error {
+	if len(m.Entries) == 0 {
+		return r.invalid(m, "empty proposal")
+	}
+	if r.lead == None {
+		r.logger.Info("raft dropped a proposal: no leader", slog.Uint64(keyTerm, r.Term))
+		return ErrProposalDropped
+	}
+	if r.disableProposalForwarding {
+		r.logger.Info("raft dropped a proposal: forwarding is disabled", slog.Uint64(keyLeader, r.lead))
+		return ErrProposalDropped
+	}
+	r.send(&pb.Message{To: r.lead, Type: pb.MsgProp, Entries: m.Entries})
+	return nil
+}
+
+func followerApp(r *raft, m *pb.Message) error {
+	r.electionElapsed = 0
+	r.lead = m.From
+	return r.handleAppendEntries(m)
+}
+
+func followerHeartbeat(r *raft, m *pb.Message) error {
+	r.electionElapsed = 0
+	r.lead = m.From
+	return r.handleHeartbeat(m)
+}
+
+// handleAppendEntries is the follower side of MsgApp (Raft §5.3).
+func (r *raft) handleAppendEntries(m *pb.Message) error {
+	if m.Index < r.raftLog.committed {
+		// Everything up to our commit index already matches the leader's
+		// log; tell it where we are so it skips ahead.
+		r.send(&pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		return nil
+	}
+	prev := entryID{term: m.LogTerm, index: m.Index}
+	lastNew, ok, err := r.raftLog.maybeAppend(prev, m.Commit, m.Entries)
+	if err != nil {
+		return r.invalid(m, "%v", err)
+	}
+	if ok {
+		r.send(&pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
+		return nil
+	}
+	// Our log does not match at m.Index. Hint the leader at the last index
+	// whose term is at most m.LogTerm: every entry after it in our log
+	// conflicts with the leader's, so the leader can skip a whole term per
+	// round trip instead of one index (Raft §5.3, fast backtracking).
+	hintIndex := min(m.Index, r.raftLog.lastIndex())
+	hintIndex, hintTerm := r.raftLog.findConflictByTerm(hintIndex, m.LogTerm)
+	r.logger.Debug("raft rejected an append",
+		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("log_term", m.LogTerm),
+		slog.Uint64("hint_index", hintIndex), slog.Uint64("hint_term", hintTerm))
+	r.send(&pb.Message{
+		To: m.From, Type: pb.MsgAppResp, Index: m.Index, Reject: true,
+		RejectHint: hintIndex, LogTerm: hintTerm,
+	})
+	return nil
+}
+
+// handleHeartbeat is the follower side of MsgHeartbeat.
+func (r *raft) handleHeartbeat(m *pb.Message) error {
+	if m.Commit > r.raftLog.lastIndex() {
+		// The leader caps the commit index at what we acknowledged, so this
+		// cannot come from a correct leader.
+		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, r.raftLog.lastIndex())
+	}
+	if err := r.raftLog.commitTo(m.Commit); err != nil {
+		return r.invalid(m, "%v", err)
+	}
+	r.send(&pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
+	return nil
+}
+
+// leaderAppResp handles a follower's (or our own) append acknowledgement or
+// rejection.
+func leaderAppResp(r *raft, m *pb.Message) error {
+	pr := r.trk.Progress[m.From]
+	if pr == nil {
+		return fmt.Errorf("%w: MsgAppResp from %d", ErrStepPeerNotFound, m.From)
+	}
+	pr.RecentActive = true
+	if m.Reject {
+		return r.handleAppendReject(m, pr)
+	}
+	if m.Index > r.raftLog.lastIndex() {
+		return r.invalid(m, "acknowledged index %d beyond the leader's last index %d", m.Index, r.raftLog.lastIndex())
+	}
+	if !pr.MaybeUpdate(m.Index) && !(pr.Match == m.Index && pr.State == progress.StateProbe) {
+		return nil
+	}
+	switch {
+	case pr.State == progress.StateProbe:
+		pr.BecomeReplicate()
+	case pr.State == progress.StateSnapshot && pr.Match+1 >= r.raftLog.firstIndex():
+		// The follower caught up by other means (the snapshot arrived, or
+		// appends reconnected its log): resume normal replication.
+		r.logger.Info("raft peer recovered from needing a snapshot",
+			slog.Uint64(keyFrom, m.From), slog.String(keyProgress, pr.String()))
+		pr.BecomeProbe()
+		pr.BecomeReplicate()
+	}
+	if r.maybeCommit() {
+		r.releasePendingReadIndexMessages()
+		r.bcastAppend()
+	} else if m.From != r.id && pr.CanBumpCommit(r.raftLog.committed) {
+		// The follower may not know the latest commit index.
+		r.sendAppend(m.From)
+	}
+	if m.From != r.id {
+		// The ack may have freed room in the pipeline: fill it.
+		for r.maybeSendAppend(m.From, false) {
+		}
+	}
+	if m.From == r.leadTransferee && pr.Match == r.raftLog.lastIndex() {
+		r.logger.Info("raft transferee caught up; sending MsgTimeoutNow", slog.Uint64(keyTo, m.From))
+		r.sendTimeoutNow(m.From)
+	}
+	return nil
+}
+
+// handleAppendReject moves a follower's Next back after a mismatch.
+func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
+	r.logger.Debug("raft append rejected",
+		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index),
+		slog.Uint64("hint_index", m.RejectHint), slog.Uint64("hint_term", m.LogTerm))
+	next := m.RejectHint
+	if m.LogTerm > 0 {
+		// The follower's log has term m.LogTerm at m.RejectHint. Our last
+		// index with a term at most that is the best candidate for a match:
+		// this skips whole terms on both sides.
+		next, _ = r.raftLog.findConflictByTerm(m.RejectHint, m.LogTerm)
+	}
+	if pr.MaybeDecrTo(m.Index, next) {
+		if pr.State == progress.StateReplicate {
+			pr.BecomeProbe()
+		}
+		r.sendAppend(m.From)
+	}
+	return nil
+}
+
+// leaderHeartbeatResp handles a heartbeat acknowledgement: it marks the
+// peer active, restarts its flow if it was waiting, and counts toward a
+// pending read.
+func leaderHeartbeatResp(r *raft, m *pb.Message) error {
+	pr := r.trk.Progress[m.From]
+	if pr == nil {
+		return fmt.Errorf("%w: MsgHeartbeatResp from %d", ErrStepPeerNotFound, m.From)
+	}
+	pr.RecentActive = true
+	pr.Resume()
+	if pr.Match < r.raftLog.lastIndex() || pr.CanBumpCommit(r.raftLog.committed) {
+		r.sendAppend(m.From)
+	}
+	r.handleReadHeartbeatResp(m)
+	return nil
+}
+
+// leaderUnreachable: the transport could not deliver to the peer. Stop
+// pipelining to it; probe until it answers again.
+func leaderUnreachable(r *raft, m *pb.Message) error {
+	pr := r.trk.Progress[m.From]
+	if pr == nil {
+		return fmt.Errorf("%w: MsgUnreachable for %d", ErrStepPeerNotFound, m.From)
+	}
+	if pr.State == progress.StateReplicate {
+		pr.BecomeProbe()
+	}
+	r.logger.Debug("raft peer unreachable", slog.Uint64(keyTo, m.From), slog.String(keyProgress, pr.String()))
+	return nil
+}
