@@ -14,8 +14,9 @@ var errStopScan = errors.New("stop scan")
 func unmarshal(data []byte, m proto.Message) error { return proto.Unmarshal(data, m) }
 
 // applyingSize is how committed entries are measured against
-// MaxCommittedSizePerReady; it must match what the log pages by.
-func applyingSize(ents []*pb.Entry) uint64 { return entsSize(ents) }
+// MaxCommittedSizePerReady: their payload bytes. The log cuts pages by
+// encoded size, which is never smaller, so a page stays within budget.
+func applyingSize(ents []*pb.Entry) uint64 { return payloadsSize(ents) }
 
 // sortedVoterIDs returns the IDs of every voter, incoming or outgoing, in
 // increasing order, so that message order is deterministic.
