@@ -14,6 +14,10 @@ STATICCHECK_VERSION   := v0.8.2
 
 GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 
+# Modules besides the library's own: they keep their dependencies (etcd raft
+# for the side-by-side benchmark) away from library users.
+SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod))
+
 .PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check bench demo clean
 
 all: test
@@ -50,13 +54,16 @@ lint: fmt-check vet staticcheck
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags invariants ./...
+	@for m in $(SUBMODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...) || exit 1; done
 
 staticcheck: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
+	@for m in $(SUBMODULES); do echo "staticcheck ($$m)"; (cd $$m && $(BIN)/staticcheck ./...) || exit 1; done
 
 ## test: lint, the stale-generated-code check, and every test with the race detector and invariant checks
 test: lint proto-check
 	$(GO) test -race -tags invariants ./...
+	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -race ./...) || exit 1; done
 
 ## proto: regenerate raftpb/raft.pb.go from raftpb/raft.proto
 proto: tools
@@ -74,9 +81,9 @@ proto-check: tools
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## demo: run the runnable examples and show what they print
+## demo: an in-process cluster telling its story: elections, replication, a partition, a learner, a snapshot, a read
 demo:
-	$(GO) test -run '^Example' -v .
+	cd examples/demo && $(GO) run .
 
 clean:
 	rm -rf $(BIN)

@@ -100,7 +100,11 @@ at once through a joint configuration, thesis §4.3). A change the leader
 refuses (another is still pending, the joint state does not allow it, the
 change is invalid) returns an error wrapping ErrConfChangeRejected and
 nothing is appended. A committed change takes effect when the application
-calls ApplyConfChange while applying its entry. A joint configuration
+calls ApplyConfChange while applying its entry: decode the entry with
+raftpb.UnmarshalConfChange, which handles both versions (Bootstrap writes
+v1 entries, so even an application that proposes only v2 changes meets
+them), and keep the returned ConfState with the application's state for
+its snapshots. A joint configuration
 entered with the Auto or JointImplicit transition is left automatically:
 the leader proposes the leaving change once the entering one is applied.
 Learners receive the log but do not vote in elections or count toward

@@ -43,23 +43,7 @@ func (r *raft) checkConfChangeProposal(e *pb.Entry) error {
 }
 
 // decodeConfChange reads the change held by a configuration change entry.
-func decodeConfChange(e *pb.Entry) (pb.ConfChangeI, error) {
-	switch e.Type {
-	case pb.EntryConfChange:
-		var cc pb.ConfChange
-		if err := unmarshal(e.Data, &cc); err != nil {
-			return nil, fmt.Errorf("cannot decode ConfChange: %w", err)
-		}
-		return &cc, nil
-	case pb.EntryConfChangeV2:
-		var cc pb.ConfChangeV2
-		if err := unmarshal(e.Data, &cc); err != nil {
-			return nil, fmt.Errorf("cannot decode ConfChangeV2: %w", err)
-		}
-		return &cc, nil
-	}
-	return nil, fmt.Errorf("entry of type %s is not a configuration change", e.Type)
-}
+func decodeConfChange(e *pb.Entry) (pb.ConfChangeI, error) { return pb.UnmarshalConfChange(e) }
 
 type confChanger struct{ confchange.Changer }
 

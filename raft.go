@@ -281,7 +281,10 @@ func (r *raft) reset(term uint64) {
 	})
 	r.pendingConfIndex = 0
 	r.uncommittedSize = 0
+	// Reads waiting for this node's leadership are dropped with it; their
+	// clients time out and retry, as with any lost request.
 	r.readOnly = newReadOnly(r.readOnly.option)
+	r.pendingReadIndexMessages = nil
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {

@@ -185,6 +185,10 @@ func (rn *RawNode) Step(m *pb.Message) error {
 // Ready returns the work the application must do now, and marks it as
 // handed out. Call HasReady first to avoid an empty Ready.
 func (rn *RawNode) Ready() Ready {
+	if rn.raft.failed != nil {
+		// A stopped node hands out no more work.
+		return Ready{}
+	}
 	rd := rn.readyWithoutAccept()
 	rn.acceptReady(rd)
 	return rd

@@ -79,6 +79,32 @@ func MarshalConfChange(c ConfChangeI) (EntryType, []byte, error) {
 	return typ, data, nil
 }
 
+// UnmarshalConfChange decodes the configuration change held by an entry of
+// type EntryConfChange or EntryConfChangeV2, the inverse of
+// MarshalConfChange. Applications call it while applying committed entries,
+// before RawNode.ApplyConfChange. Any other entry type, or a payload that
+// does not decode, is an error.
+func UnmarshalConfChange(e *Entry) (ConfChangeI, error) {
+	if e == nil {
+		return nil, errors.New("raftpb: UnmarshalConfChange called with a nil entry")
+	}
+	switch e.Type {
+	case EntryConfChange:
+		cc := &ConfChange{}
+		if err := proto.Unmarshal(e.Data, cc); err != nil {
+			return nil, fmt.Errorf("raftpb: entry %d holds an undecodable ConfChange: %w", e.Index, err)
+		}
+		return cc, nil
+	case EntryConfChangeV2:
+		cc := &ConfChangeV2{}
+		if err := proto.Unmarshal(e.Data, cc); err != nil {
+			return nil, fmt.Errorf("raftpb: entry %d holds an undecodable ConfChangeV2: %w", e.Index, err)
+		}
+		return cc, nil
+	}
+	return nil, fmt.Errorf("raftpb: entry %d of type %s holds no configuration change", e.Index, e.Type)
+}
+
 // EnterJoint reports whether applying c makes the configuration joint (ok),
 // and if so whether the joint configuration is to be left automatically by
 // the leader (autoLeave) rather than by an explicit empty ConfChangeV2.

@@ -281,3 +281,26 @@ func TestMarshalConfChange(t *testing.T) {
 	_, _, err := MarshalConfChange(nil)
 	require.Error(t, err)
 }
+
+func TestUnmarshalConfChange(t *testing.T) {
+	v1 := &ConfChange{Type: ConfChangeAddLearnerNode, NodeId: 7, Context: []byte("ctx")}
+	v2 := &ConfChangeV2{Transition: ConfChangeTransitionJointExplicit, Changes: []*ConfChangeSingle{
+		{Type: ConfChangeAddNode, NodeId: 2}, {Type: ConfChangeRemoveNode, NodeId: 3},
+	}}
+	for _, cc := range []ConfChangeI{v1, v2, &ConfChangeV2{}} {
+		typ, data, err := MarshalConfChange(cc)
+		require.NoError(t, err)
+		got, err := UnmarshalConfChange(&Entry{Index: 5, Type: typ, Data: data})
+		require.NoError(t, err)
+		require.True(t, proto.Equal(cc.AsV2(), got.AsV2()), "round trip of %v", cc)
+		_, gotV1 := got.AsV1()
+		_, wantV1 := cc.AsV1()
+		require.Equal(t, wantV1, gotV1)
+	}
+	_, err := UnmarshalConfChange(&Entry{Index: 3, Type: EntryNormal})
+	require.ErrorContains(t, err, "holds no configuration change")
+	_, err = UnmarshalConfChange(&Entry{Index: 4, Type: EntryConfChangeV2, Data: []byte{0xff, 0xff}})
+	require.ErrorContains(t, err, "undecodable ConfChangeV2")
+	_, err = UnmarshalConfChange(nil)
+	require.Error(t, err)
+}
