@@ -18,7 +18,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 # for the side-by-side benchmark) away from library users.
 SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check bench demo clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check bench microbench demo clean
 
 all: test
 
@@ -66,20 +66,35 @@ test: lint proto-check
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -race ./...) || exit 1; done
 
 ## proto: regenerate raftpb/raft.pb.go from raftpb/raft.proto
+# The file is compiled as $(PROTO_FILE), its Go import path, because
+# protobuf-go registers every file path process-wide: a bare "raft.proto"
+# would collide with other raft libraries linked into the same binary.
+PROTO_FILE := github.com/tickraft/raft/raftpb/raft.proto
+define gen_proto
+	mkdir -p $(1)/src/$(dir $(PROTO_FILE)) $(1)/out && \
+	cp raftpb/raft.proto $(1)/src/$(PROTO_FILE) && \
+	protoc -I $(1)/src --go_out=$(1)/out --go_opt=paths=source_relative $(PROTO_FILE)
+endef
+
 proto: tools
-	cd raftpb && protoc --go_out=. --go_opt=paths=source_relative raft.proto
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(call gen_proto,$$tmp) && cp $$tmp/out/$(dir $(PROTO_FILE))raft.pb.go raftpb/raft.pb.go
 
 ## proto-check: fail if the committed generated code differs from what raft.proto generates
 proto-check: tools
 	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	cp raftpb/raft.proto $$tmp/ && (cd $$tmp && protoc --go_out=. --go_opt=paths=source_relative raft.proto) && \
-	if ! diff -u -I '^// 	protoc ' raftpb/raft.pb.go $$tmp/raft.pb.go; then \
+	$(call gen_proto,$$tmp) && \
+	if ! diff -u -I '^// 	protoc ' raftpb/raft.pb.go $$tmp/out/$(dir $(PROTO_FILE))raft.pb.go; then \
 		echo "raftpb/raft.pb.go is stale: run 'make proto' and commit the result"; exit 1; \
 	fi; echo "raftpb/raft.pb.go is up to date"
 
-## bench: run the library's micro-benchmarks
+## bench: tickraft side by side with etcd raft (bench/ module), the table the README shows
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	cd bench && $(GO) run ./cmd/raftbench $(BENCHFLAGS)
+
+## microbench: the library's own micro-benchmarks (RawNode, quorum, inflights, log, status)
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem $(if $(COUNT),-count $(COUNT)) ./...
 
 ## demo: an in-process cluster telling its story: elections, replication, a partition, a learner, a snapshot, a read
 demo:

@@ -1,7 +1,7 @@
 // Package raftpb holds tickraft's wire and storage types: log entries,
 // messages exchanged between peers, the persisted hard state, snapshots and
 // membership records. The types are generated from raft.proto with
-// protoc-gen-go (see gen.go); the files in this package that are not
+// protoc-gen-go (make proto); the files in this package that are not
 // generated add helpers on top of them.
 //
 // # Passing by pointer

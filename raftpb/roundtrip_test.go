@@ -161,5 +161,9 @@ func TestProtoPackageName(t *testing.T) {
 	require.Equal(t, "tickraft.raftpb.ConfChangeType", string(ConfChangeAddNode.Descriptor().FullName()))
 	require.Equal(t, "tickraft.raftpb.ConfChangeTransition",
 		string(ConfChangeTransitionAuto.Descriptor().FullName()))
-	require.Equal(t, "tickraft.raftpb", string(File_raft_proto.Package()))
+	require.Equal(t, "tickraft.raftpb", string(File_github_com_tickraft_raft_raftpb_raft_proto.Package()))
+	// protobuf-go also registers the file path process-wide; a bare
+	// "raft.proto" collides with other raft libraries in the same binary.
+	require.Equal(t, "github.com/tickraft/raft/raftpb/raft.proto",
+		(&Entry{}).ProtoReflect().Descriptor().ParentFile().Path())
 }

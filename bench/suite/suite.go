@@ -1,0 +1,335 @@
+// Package suite defines the benchmark workloads and runs them against a
+// raft implementation through the driver, measuring throughput, latency,
+// allocations, messages and heap.
+package suite
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickraft/raft/bench/driver"
+	"github.com/tickraft/raft/bench/impls/etcd"
+	"github.com/tickraft/raft/bench/impls/tickraft"
+	"github.com/tickraft/raft/bench/internal/hist"
+)
+
+// Impls returns the implementations compared: tickraft first, then etcd
+// raft.
+func Impls() []driver.Impl {
+	return []driver.Impl{tickraft.Impl{}, etcd.Impl{}}
+}
+
+// Workload is one benchmark scenario.
+type Workload struct {
+	Name string
+	// Clients is the number of concurrent client goroutines, each issuing
+	// one put at a time (closed loop).
+	Clients int
+	// ValueSize is the size of each put's value; keys are 16 bytes.
+	ValueSize int
+	// Single runs a one-voter RawNode inline instead of a cluster.
+	Single bool
+	// Doc says what the workload measures.
+	Doc string
+}
+
+// Workloads are all the workloads, in the order they are reported.
+var Workloads = []Workload{
+	{Name: "put-c1", Clients: 1, ValueSize: 16,
+		Doc: "one client, sequential 16 B puts: the latency of one replication round trip"},
+	{Name: "put-c16", Clients: 16, ValueSize: 16,
+		Doc: "16 concurrent clients: batching of proposals into Readies and appends"},
+	{Name: "put-c64", Clients: 64, ValueSize: 16,
+		Doc: "64 concurrent clients: throughput under load"},
+	{Name: "put-c256", Clients: 256, ValueSize: 16,
+		Doc: "256 concurrent clients: throughput when batches are large"},
+	{Name: "put1k-c1", Clients: 1, ValueSize: 1024,
+		Doc: "one client, 1 KiB values: per-byte costs on the latency path"},
+	{Name: "put1k-c64", Clients: 64, ValueSize: 1024,
+		Doc: "64 clients, 1 KiB values: bandwidth, entry size accounting"},
+	{Name: "rawnode-1node", Single: true, ValueSize: 16,
+		Doc: "one voter driven inline, no goroutines: Propose then Ready/persist/apply/Advance until applied; the library's own cost per op"},
+}
+
+// Select returns the workloads whose names match the regular expression
+// expr (all for an empty expr).
+func Select(expr string) ([]Workload, error) {
+	if expr == "" {
+		return Workloads, nil
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	var ws []Workload
+	for _, w := range Workloads {
+		if re.MatchString(w.Name) {
+			ws = append(ws, w)
+		}
+	}
+	if len(ws) == 0 {
+		return nil, fmt.Errorf("no workload matches %q", expr)
+	}
+	return ws, nil
+}
+
+// Options control a run.
+type Options struct {
+	// Duration is how long the measured part runs, when Ops is 0.
+	Duration time.Duration
+	// Ops, if not 0, is the number of puts measured (go test's b.N).
+	Ops int
+	// Warmup is how long puts run before measuring.
+	Warmup time.Duration
+	// Cluster shapes the cluster.
+	Cluster driver.Options
+	// Start and Stop, if set, are called right before and right after the
+	// measured part (testing.B's ResetTimer and StopTimer).
+	Start, Stop func()
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Impl     string `json:"impl"`
+	Workload string `json:"workload"`
+	Run      int    `json:"run"`
+
+	Ops     uint64  `json:"ops"`
+	Seconds float64 `json:"seconds"`
+	// PutsPerSec is Ops / Seconds; NsPerOp its inverse.
+	PutsPerSec float64 `json:"puts_per_sec"`
+	NsPerOp    float64 `json:"ns_per_op"`
+	// Latencies of single puts, from the client's call to its return.
+	P50Ns  int64 `json:"p50_ns"`
+	P99Ns  int64 `json:"p99_ns"`
+	P999Ns int64 `json:"p999_ns"`
+	// Allocations of the whole process during the measured part, per put.
+	AllocsPerOp float64 `json:"allocs_per_op"`
+	BytesPerOp  float64 `json:"bytes_per_op"`
+	// MsgsPerOp is the number of messages nodes sent each other per put.
+	MsgsPerOp float64 `json:"msgs_per_op"`
+	// PeakHeapBytes is the largest live heap (runtime/metrics
+	// /memory/classes/heap/objects:bytes) sampled every 10ms.
+	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+
+	// Counters over the measured part. More than 0 leader changes,
+	// retries or snapshots mean the run was disturbed.
+	LeaderChanges uint64 `json:"leader_changes"`
+	Retries       uint64 `json:"retries"`
+	Snapshots     uint64 `json:"snapshots"`
+	Compactions   uint64 `json:"compactions"`
+	StepErrors    uint64 `json:"step_errors"`
+}
+
+// keySpace is the number of distinct keys. It is small, so the state
+// machine's map (1 KiB values: 4 MiB per node) is full after the warm-up
+// and the peak heap shows the library's memory more than the harness's.
+const keySpace = 1 << 12
+
+var keys = sync.OnceValue(func() [][]byte {
+	ks := make([][]byte, keySpace)
+	for i := range ks {
+		ks[i] = fmt.Appendf(nil, "key-%012d", i)
+	}
+	return ks
+})
+
+// putter issues one put at a time.
+type putter interface {
+	Put(key, value []byte) error
+}
+
+// Run runs workload w against impl once.
+func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
+	if opts.Ops == 0 && opts.Duration <= 0 {
+		return Result{}, errors.New("suite: set Options.Duration or Options.Ops")
+	}
+	res := Result{Impl: impl.Name(), Workload: w.Name}
+	var (
+		putters []putter
+		stats   func() driver.Stats
+	)
+	if w.Single {
+		s, err := driver.NewSingle(impl, opts.Cluster.CompactEvery)
+		if err != nil {
+			return res, err
+		}
+		putters = []putter{s}
+		stats = func() driver.Stats { return driver.Stats{Compactions: s.Compactions()} }
+	} else {
+		c, err := driver.StartCluster(impl, opts.Cluster)
+		if err != nil {
+			return res, err
+		}
+		defer c.Stop()
+		if _, err := c.WaitLeader(10 * time.Second); err != nil {
+			return res, err
+		}
+		for range w.Clients {
+			cl, err := c.NewClient()
+			if err != nil {
+				return res, err
+			}
+			putters = append(putters, cl)
+		}
+		stats = c.Stats
+	}
+	values := make([][]byte, len(putters))
+	for i := range values {
+		values[i] = make([]byte, w.ValueSize)
+		for j := range values[i] {
+			values[i][j] = byte('a' + (i+j)%26)
+		}
+	}
+
+	if opts.Warmup > 0 {
+		if _, err := runPhase(putters, values, nil, 0, opts.Warmup); err != nil {
+			return res, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
+	var h hist.Hist
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	st0 := stats()
+	sampler := startHeapSampler(10 * time.Millisecond)
+	if opts.Start != nil {
+		opts.Start()
+	}
+	t0 := time.Now()
+	ops, err := runPhase(putters, values, &h, opts.Ops, opts.Duration)
+	elapsed := time.Since(t0)
+	if opts.Stop != nil {
+		opts.Stop()
+	}
+	peak := sampler.stop()
+	runtime.ReadMemStats(&after)
+	st1 := stats()
+	if err != nil {
+		return res, err
+	}
+	if ops == 0 {
+		return res, errors.New("suite: no put completed")
+	}
+
+	n := float64(ops)
+	res.Ops = ops
+	res.Seconds = elapsed.Seconds()
+	res.PutsPerSec = n / elapsed.Seconds()
+	res.NsPerOp = float64(elapsed.Nanoseconds()) / n
+	res.P50Ns = int64(h.Quantile(0.50))
+	res.P99Ns = int64(h.Quantile(0.99))
+	res.P999Ns = int64(h.Quantile(0.999))
+	res.AllocsPerOp = float64(after.Mallocs-before.Mallocs) / n
+	res.BytesPerOp = float64(after.TotalAlloc-before.TotalAlloc) / n
+	res.MsgsPerOp = float64(st1.Messages-st0.Messages) / n
+	res.PeakHeapBytes = peak
+	res.LeaderChanges = st1.LeaderChanges - st0.LeaderChanges
+	res.Retries = st1.Retries - st0.Retries
+	res.Snapshots = st1.Snapshots - st0.Snapshots
+	res.Compactions = st1.Compactions - st0.Compactions
+	res.StepErrors = st1.StepErrors - st0.StepErrors
+	return res, nil
+}
+
+// runPhase runs the putters, each in a closed loop, until ops puts are done
+// (ops > 0) or for d, and returns the number of puts done. Latencies go to
+// h when it is not nil. The first putter runs on the calling goroutine, so
+// a single putter runs with no goroutine of its own.
+func runPhase(putters []putter, values [][]byte, h *hist.Hist, ops int, d time.Duration) (uint64, error) {
+	var (
+		remaining atomic.Int64
+		stop      atomic.Bool
+		done      atomic.Uint64
+		errOnce   sync.Once
+		firstErr  error
+		wg        sync.WaitGroup
+	)
+	remaining.Store(math.MaxInt64)
+	if ops > 0 {
+		remaining.Store(int64(ops))
+	} else {
+		t := time.AfterFunc(d, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	ks := keys()
+	loop := func(i int) {
+		p, v := putters[i], values[i]
+		var n uint64
+		k := i * 7919 // spread the clients over the key space
+		for !stop.Load() && remaining.Add(-1) >= 0 {
+			key := ks[k&(keySpace-1)]
+			k++
+			t := time.Now()
+			if err := p.Put(key, v); err != nil {
+				errOnce.Do(func() { firstErr = err })
+				stop.Store(true)
+				break
+			}
+			if h != nil {
+				h.Record(time.Since(t))
+			}
+			n++
+		}
+		done.Add(n)
+	}
+	for i := 1; i < len(putters); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(i)
+		}()
+	}
+	loop(0)
+	wg.Wait()
+	return done.Load(), firstErr
+}
+
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
+// heapSampler records the peak live heap, read every interval from
+// runtime/metrics (which, unlike ReadMemStats, does not stop the world).
+type heapSampler struct {
+	done chan struct{}
+	peak chan uint64
+}
+
+func startHeapSampler(every time.Duration) *heapSampler {
+	s := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: heapMetric}}
+		read := func() uint64 {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() != metrics.KindUint64 {
+				return 0
+			}
+			return sample[0].Value.Uint64()
+		}
+		peak := read()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				peak = max(peak, read())
+			case <-s.done:
+				s.peak <- max(peak, read())
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *heapSampler) stop() uint64 {
+	close(s.done)
+	return <-s.peak
+}

@@ -1,3 +1,0 @@
-package raftpb
-
-//go:generate protoc --go_out=. --go_opt=paths=source_relative raft.proto
