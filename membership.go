@@ -90,6 +90,12 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 	pr, ok := r.trk.Progress[r.id]
 	r.isLearner = ok && pr.IsLearner
 
+	if (!ok || r.isLearner) && (r.state == StateCandidate || r.state == StatePreCandidate) {
+		// Removed or demoted during an election (a change applied that
+		// was not committed when the election started): it cannot win.
+		r.becomeFollower(r.Term, None)
+		return cs
+	}
 	if (!ok || r.isLearner) && r.state == StateLeader {
 		// The leader was removed or demoted. It keeps leading (so the
 		// change can commit on the remaining voters) unless told to step
@@ -128,16 +134,24 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 func (r *raft) appliedTo(index, size uint64) {
 	newApplied := max(index, r.raftLog.applied)
 	r.raftLog.appliedTo(newApplied, size)
-	if r.state == StateLeader && r.trk.Config.AutoLeave && newApplied >= r.pendingConfIndex {
-		// The joint configuration was entered with auto-leave: propose the
-		// empty change that leaves it. Validation is skipped: we know we are
-		// joint and nothing else is pending.
-		m := &pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{{Type: pb.EntryConfChangeV2}}}
-		if err := r.step(m); err != nil {
-			r.logger.Warn("raft could not propose leaving the joint configuration", slog.Any(keyError, err))
-			return
-		}
-		r.logger.Info("raft proposed leaving the joint configuration automatically",
-			slog.String(keyConfig, r.trk.Config.String()))
+	r.maybeAutoLeave()
+}
+
+// maybeAutoLeave proposes the empty change that leaves a joint
+// configuration entered with auto-leave, once the entering change is
+// applied on the leader. The proposal can be dropped (a leader transfer is
+// in progress); the leader then retries on every heartbeat tick until one
+// is appended, so the cluster never stays joint for lack of a trigger.
+func (r *raft) maybeAutoLeave() {
+	if r.state != StateLeader || !r.trk.Config.AutoLeave || r.raftLog.applied < r.pendingConfIndex {
+		return
 	}
+	m := &pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{{Type: pb.EntryConfChangeV2}}}
+	if err := r.step(m); err != nil {
+		r.logger.Info("raft could not propose leaving the joint configuration yet; will retry",
+			slog.Any(keyError, err))
+		return
+	}
+	r.logger.Info("raft proposed leaving the joint configuration automatically",
+		slog.String(keyConfig, r.trk.Config.String()))
 }

@@ -136,6 +136,12 @@ type raft struct {
 	failed error
 	// droppedMsgs counts messages dropped because they were inconsistent.
 	droppedMsgs uint64
+	// rewriteTerm is the latest term in which a leader's append replaced
+	// entries already handed out for persistence. A storage
+	// acknowledgement issued in an earlier term is ignored: the entries it
+	// names may have been replaced and then written again since (A, B, A),
+	// with the storage still about to go through B.
+	rewriteTerm uint64
 }
 
 func newRaft(c *Config) (*raft, error) {
@@ -201,11 +207,15 @@ func newRaft(c *Config) (*raft, error) {
 
 // loadState restores the persisted hard state.
 func (r *raft) loadState(hs *pb.HardState) error {
-	if hs.Commit < r.raftLog.committed || hs.Commit > r.raftLog.lastIndex() {
-		return fmt.Errorf("%w: persisted commit index %d is outside [%d, %d]",
-			ErrStorageFailed, hs.Commit, r.raftLog.committed, r.raftLog.lastIndex())
+	if hs.Commit > r.raftLog.lastIndex() {
+		return fmt.Errorf("%w: persisted commit index %d is beyond the last index %d",
+			ErrStorageFailed, hs.Commit, r.raftLog.lastIndex())
 	}
-	r.raftLog.committed = hs.Commit
+	// The persisted commit index may lag the snapshot (a commit-only hard
+	// state need not be synced, and an asynchronous apply thread can
+	// snapshot before the append thread writes it). A snapshot covers only
+	// committed entries, so the snapshot index is a lower bound.
+	r.raftLog.committed = max(hs.Commit, r.raftLog.committed)
 	r.Term = hs.Term
 	r.Vote = hs.Vote
 	return nil
@@ -396,6 +406,7 @@ func (r *raft) tickHeartbeat() {
 	if r.heartbeatElapsed >= r.heartbeatTimeout {
 		r.heartbeatElapsed = 0
 		r.stepLocal(&pb.Message{Type: pb.MsgBeat})
+		r.maybeAutoLeave()
 	}
 }
 

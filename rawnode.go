@@ -172,14 +172,58 @@ func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return fmt.Errorf("%w: nil message", ErrInvalidMessage)
 	}
-	if pb.IsLocalMsg(m.Type) && m.From != LocalAppendThread && m.From != LocalApplyThread {
-		return fmt.Errorf("%w: %s", ErrStepLocalMsg, m.Type)
+	if pb.IsLocalMsg(m.Type) && !isStorageResp(m) {
+		return fmt.Errorf("%w: %s from %d", ErrStepLocalMsg, m.Type, m.From)
 	}
-	if pb.IsResponseMsg(m.Type) && m.From != LocalAppendThread && m.From != LocalApplyThread &&
-		rn.raft.trk.Progress[m.From] == nil {
+	// Our own responses are exempt: a leader that applied its removal still
+	// gets the acknowledgement of a write issued before, in async mode.
+	if pb.IsResponseMsg(m.Type) && !isStorageResp(m) && m.From != rn.raft.id && rn.raft.trk.Progress[m.From] == nil {
 		return fmt.Errorf("%w: %s from %d", ErrStepPeerNotFound, m.Type, m.From)
 	}
+	if (m.From == LocalAppendThread || m.From == LocalApplyThread) && !pb.IsLocalMsg(m.Type) {
+		// Answering it would address a message to a storage thread.
+		return rn.raft.invalid(m, "a %s cannot come from a local storage thread", m.Type)
+	}
+	if m.From == rn.raft.id && !fromSelf(m.Type) {
+		// Answering it would address a message to ourselves.
+		return rn.raft.invalid(m, "a node never sends itself a %s", m.Type)
+	}
+	if m.Term == 0 && needsTerm(m.Type) {
+		// The state machine takes a message without a term for a local
+		// one; a peer's message of this type always carries its term.
+		return rn.raft.invalid(m, "a %s must carry a term", m.Type)
+	}
 	return rn.raft.Step(m)
+}
+
+// fromSelf reports whether a message of type t may name this node as its
+// sender: its own acknowledgement and vote, delivered by the append thread
+// in asynchronous mode, and the requests the application steps itself.
+func fromSelf(t pb.MessageType) bool {
+	switch t {
+	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp,
+		pb.MsgProp, pb.MsgReadIndex, pb.MsgTransferLeader, pb.MsgForgetLeader:
+		return true
+	}
+	return false
+}
+
+// needsTerm reports whether messages of type t from peers carry a term:
+// every network message but proposals and reads forwarded by followers, and
+// the requests an application may step itself (TransferLeader, ForgetLeader).
+func needsTerm(t pb.MessageType) bool {
+	switch t {
+	case pb.MsgProp, pb.MsgReadIndex, pb.MsgTransferLeader, pb.MsgForgetLeader:
+		return false
+	}
+	return t >= 0 && t <= pb.MsgForgetLeader && !pb.IsLocalMsg(t)
+}
+
+// isStorageResp reports whether m is the response of one of the storage
+// threads, the only local messages the application hands back to Step.
+func isStorageResp(m *pb.Message) bool {
+	return (m.Type == pb.MsgStorageAppendResp && m.From == LocalAppendThread) ||
+		(m.Type == pb.MsgStorageApplyResp && m.From == LocalApplyThread)
 }
 
 // Ready returns the work the application must do now, and marks it as
@@ -472,9 +516,10 @@ func (rn *RawNode) Bootstrap(peers []Peer) error {
 	r.becomeFollower(1, None)
 	r.raftLog.append(ents...)
 	// The bootstrap entries are committed by definition: every founding
-	// member has them. They are applied here so the node can campaign; the
-	// application sees them again in CommittedEntries and applying them a
-	// second time changes nothing.
+	// member has them. The configuration they describe is installed here;
+	// the application still sees them in CommittedEntries (applying them
+	// again changes nothing), and, as with any committed configuration
+	// change, the node campaigns only once it has applied them.
 	if err := r.raftLog.commitTo(uint64(len(ents))); err != nil {
 		return err
 	}
