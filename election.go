@@ -145,6 +145,9 @@ func candidateVoteResp(r *raft, m *pb.Message) error {
 }
 
 func candidatePropose(r *raft, m *pb.Message) error {
+	if len(m.Entries) == 0 {
+		return r.invalid(m, "empty proposal")
+	}
 	r.logger.Info("raft dropped a proposal: no leader during the election", slog.Uint64(keyTerm, r.Term))
 	return ErrProposalDropped
 }

@@ -63,7 +63,7 @@ func newTestRaft(t testing.TB, id uint64, election, heartbeat int, st Storage) *
 
 // persist simulates the application handling the storage part of a Ready
 // for r: the pending snapshot, entries and hard state go to r's
-// MemoryStorage and are acknowledged. It does not apply anything.
+// MemoryStorage and are acknowledged. It does not apply committed entries.
 func persist(t testing.TB, r *raft) {
 	t.Helper()
 	st := r.raftLog.storage.(*MemoryStorage)
@@ -76,7 +76,9 @@ func persist(t testing.TB, r *raft) {
 	require.NoError(t, st.SetHardState(r.hardState()))
 	r.raftLog.acceptUnstable()
 	if snap != nil {
-		r.raftLog.stableSnapTo(snap.Metadata.Index)
+		// As in RawNode, a persisted snapshot also counts as applied:
+		// otherwise applyAll would ask for the compacted entries below it.
+		r.appliedSnap(snap)
 	}
 	if n := len(ents); n > 0 {
 		r.raftLog.stableTo(pbEntryID(ents[n-1]))
@@ -91,7 +93,11 @@ func applyAll(t testing.TB, r *raft) []*pb.Entry {
 		ents, err := r.raftLog.nextCommittedEnts(true)
 		require.NoError(t, err)
 		r.raftLog.acceptApplying(ents[len(ents)-1].Index, applyingSize(ents), true)
-		r.appliedTo(ents[len(ents)-1].Index, applyingSize(ents))
+		// Report through the apply response, as RawNode does, so the
+		// leader also releases its uncommitted-size budget.
+		require.NoError(t, r.Step(&pb.Message{
+			Type: pb.MsgStorageApplyResp, To: r.id, From: LocalApplyThread, Entries: ents,
+		}))
 		out = append(out, ents...)
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/quorum"
 	pb "github.com/tickraft/raft/raftpb"
 )
@@ -70,15 +71,12 @@ func leaderReadIndex(r *raft, m *pb.Message) error {
 	if len(m.Entries) != 1 {
 		return r.invalid(m, "a read request carries exactly one entry with its context, got %d", len(m.Entries))
 	}
-	if r.trk.IsSingleton() {
-		// A single voter is the quorum: its commit index is current.
-		r.answerRead(m, r.raftLog.committed)
-		return nil
-	}
 	if !r.committedEntryInCurrentTerm() {
 		// A new leader does not know the commit index of the previous term
 		// until an entry of its own term is committed (thesis §6.4). Hold
-		// the request until then.
+		// the request until then. This holds for a single voter too: after
+		// a restart its persisted commit index may lag entries it had
+		// committed and applied.
 		r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
 		return nil
 	}
@@ -88,6 +86,11 @@ func leaderReadIndex(r *raft, m *pb.Message) error {
 
 // serveReadIndex answers (lease-based) or starts confirming (safe) a read.
 func (r *raft) serveReadIndex(m *pb.Message) {
+	if r.trk.IsSingleton() {
+		// A single voter is the quorum: its commit index is current.
+		r.answerRead(m, r.raftLog.committed)
+		return
+	}
 	switch r.readOnly.option {
 	case ReadOnlySafe:
 		r.readSeq++
@@ -168,11 +171,18 @@ func followerReadIndex(r *raft, m *pb.Message) error {
 	if len(m.Entries) != 1 {
 		return r.invalid(m, "a read request carries exactly one entry with its context, got %d", len(m.Entries))
 	}
+	if bugs.Enabled && bugs.FollowerLocalReads {
+		// Injected bug, for tests only: answer from our own commit index.
+		r.readStates = append(r.readStates, ReadState{Index: r.raftLog.committed, RequestCtx: m.Entries[0].Data})
+		return nil
+	}
 	if r.lead == None {
 		r.logger.Info("raft cannot serve a read: no leader", slog.Uint64(keyTerm, r.Term))
 		return ErrNoLeader
 	}
-	r.send(&pb.Message{To: r.lead, Type: pb.MsgReadIndex, Entries: m.Entries})
+	// A request forwarded to us keeps its sender, so the leader answers
+	// the node that asked (From is None for our own requests).
+	r.send(&pb.Message{To: r.lead, From: m.From, Type: pb.MsgReadIndex, Entries: m.Entries})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
 )
@@ -14,15 +15,16 @@ import (
 // would exceed the uncommitted-size limit. The entries are owned by the
 // log from here on.
 func (r *raft) appendEntry(es ...*pb.Entry) bool {
-	li := r.raftLog.lastIndex()
-	for i, e := range es {
-		e.Term = r.Term
-		e.Index = li + 1 + uint64(i)
-	}
+	// Refuse before stamping: a refused proposal's entries stay untouched.
 	if !r.increaseUncommittedSize(es) {
 		r.logger.Warn("raft dropped a proposal: the uncommitted size limit is reached",
 			slog.Uint64("uncommitted_size", r.uncommittedSize), slog.Uint64("limit", r.maxUncommittedSize))
 		return false
+	}
+	li := r.raftLog.lastIndex()
+	for i, e := range es {
+		e.Term = r.Term
+		e.Index = li + 1 + uint64(i)
 	}
 	li = r.raftLog.append(es...)
 	// The leader acknowledges its own entries like any follower, once they
@@ -168,6 +170,11 @@ func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 // but only to an entry of the current term (Raft §5.4.2): entries of older
 // terms are committed indirectly.
 func (r *raft) maybeCommit() bool {
+	if bugs.Enabled && bugs.CommitOldTermByCounting {
+		// Injected bug, for tests only: commit whatever a quorum holds.
+		idx := r.trk.Committed()
+		return r.raftLog.maybeCommit(entryID{term: r.raftLog.zeroTermOnOutOfBounds(r.raftLog.term(idx)), index: idx})
+	}
 	return r.raftLog.maybeCommit(entryID{term: r.Term, index: r.trk.Committed()})
 }
 
@@ -241,6 +248,11 @@ func followerHeartbeat(r *raft, m *pb.Message) error {
 
 // handleAppendEntries is the follower side of MsgApp (Raft §5.3).
 func (r *raft) handleAppendEntries(m *pb.Message) error {
+	if err := r.checkAgainstCommitted(m); err != nil {
+		// Leader Completeness: a correct leader holds our committed entries
+		// unchanged, so this append comes from a broken or malicious peer.
+		return r.invalid(m, "%v", err)
+	}
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index already matches the leader's
 		// log; tell it where we are so it skips ahead.
@@ -248,9 +260,14 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 		return nil
 	}
 	prev := entryID{term: m.LogTerm, index: m.Index}
+	inProgress := r.raftLog.unstable.offsetInProgress
 	lastNew, ok, err := r.raftLog.maybeAppend(prev, m.Commit, m.Entries)
 	if err != nil {
 		return r.invalid(m, "%v", err)
+	}
+	if r.raftLog.unstable.offsetInProgress < inProgress {
+		// Entries handed out for persistence were replaced.
+		r.rewriteTerm = r.Term
 	}
 	if ok {
 		r.send(&pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
@@ -269,6 +286,35 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 		To: m.From, Type: pb.MsgAppResp, Index: m.Index, Reject: true,
 		RejectHint: hintIndex, LogTerm: hintTerm,
 	})
+	return nil
+}
+
+// checkAgainstCommitted returns an error if an append's previous entry or
+// entries disagree in term with our committed entries, which the append
+// would otherwise replace or, below the commit index, silently skip.
+// Compacted indexes cannot be checked and are skipped.
+func (r *raft) checkAgainstCommitted(m *pb.Message) error {
+	committed := r.raftLog.committed
+	if m.Index > committed {
+		return nil
+	}
+	disagrees := func(index, term uint64) bool {
+		t, err := r.raftLog.term(index)
+		return err == nil && t != term
+	}
+	if disagrees(m.Index, m.LogTerm) {
+		return fmt.Errorf("%w: previous entry %d has term %d, our committed entry there does not",
+			errTruncateCommitted, m.Index, m.LogTerm)
+	}
+	for _, e := range m.Entries {
+		if e.GetIndex() > committed {
+			break
+		}
+		if disagrees(e.GetIndex(), e.GetTerm()) {
+			return fmt.Errorf("%w: entry %d has term %d, committed index %d",
+				errTruncateCommitted, e.GetIndex(), e.GetTerm(), committed)
+		}
+	}
 	return nil
 }
 
@@ -291,6 +337,11 @@ func (r *raft) handleHeartbeat(m *pb.Message) error {
 func leaderAppResp(r *raft, m *pb.Message) error {
 	pr := r.trk.Progress[m.From]
 	if pr == nil {
+		if m.From == r.id {
+			// Our own acknowledgement of a write issued before we applied
+			// our removal: we no longer count, so there is nothing to do.
+			return nil
+		}
 		return fmt.Errorf("%w: MsgAppResp from %d", ErrStepPeerNotFound, m.From)
 	}
 	pr.RecentActive = true

@@ -81,6 +81,11 @@ func (r *raft) restore(s *pb.Snapshot) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("snapshot configuration %s: %w", pb.DescribeConfState(cs), err)
 	}
+	// Restore reads the lists as sets; a leader's conf state never repeats
+	// an ID, and the check below the log change must not see one.
+	if err := pb.ConfStateEquivalent(cs, (&progress.Tracker{Config: cfg}).ConfState()); err != nil {
+		return false, fmt.Errorf("snapshot configuration %s: %w", pb.DescribeConfState(cs), err)
+	}
 	r.raftLog.restore(s)
 	r.trk = trk
 	if err := pb.ConfStateEquivalent(cs, r.switchToConfig(cfg, prs)); err != nil {
