@@ -158,6 +158,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.ID == None:
 		return bad("ID must not be zero (None)")
+	case c.ID == LocalAppendThread || c.ID == LocalApplyThread:
+		return bad("ID %d is reserved for the local storage threads", c.ID)
 	case c.HeartbeatTick <= 0:
 		return bad("HeartbeatTick must be positive, got %d", c.HeartbeatTick)
 	case c.ElectionTick <= c.HeartbeatTick:

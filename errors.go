@@ -36,3 +36,7 @@ var ErrInvalidMessage = errors.New("raft: invalid message")
 // taking part in the cluster: it does not vote, campaign or append, and
 // every call that steps the state machine returns this error.
 var ErrStorageFailed = errors.New("raft: storage failed, node stopped")
+
+// ErrTransferRejected wraps the reason a leader refused a leadership
+// transfer request (the transferee is a learner).
+var ErrTransferRejected = errors.New("raft: leader transfer rejected")

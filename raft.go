@@ -103,6 +103,10 @@ type raft struct {
 	readOnly *readOnly
 	// readSeq numbers ReadIndex rounds; it only grows, across terms too.
 	readSeq uint64
+	// leaseBroken is set once this leader sent MsgTimeoutNow in its term:
+	// the forced election that follows ignores the lease, so lease-based
+	// reads must be confirmed by a heartbeat round instead.
+	leaseBroken bool
 
 	// electionElapsed counts ticks since the last election timeout reset: on
 	// a leader or candidate, since it became one; on a follower, since it
@@ -295,6 +299,7 @@ func (r *raft) reset(term uint64) {
 	// clients time out and retry, as with any lost request.
 	r.readOnly = newReadOnly(r.readOnly.option)
 	r.pendingReadIndexMessages = nil
+	r.leaseBroken = false
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {

@@ -124,7 +124,9 @@ func (rn *RawNode) Campaign() error {
 // Propose proposes data to be appended to the log. On a follower the
 // proposal is forwarded to the leader. A nil error means the proposal was
 // accepted for now, not that it will commit: a leader change can still drop
-// it, and the application must watch the committed entries.
+// it, and the application must watch the committed entries. Empty data is
+// allowed but looks like the empty entry a new leader appends; applications
+// that skip empty entries will skip it too.
 func (rn *RawNode) Propose(data []byte) error {
 	return rn.raft.Step(&pb.Message{
 		Type:    pb.MsgProp,
@@ -228,9 +230,17 @@ func isStorageResp(m *pb.Message) bool {
 
 // Ready returns the work the application must do now, and marks it as
 // handed out. Call HasReady first to avoid an empty Ready.
+//
+// In synchronous mode a Ready whose writes the node waits for must be
+// acknowledged with Advance before the next one: until then Ready returns
+// an empty Ready (and logs the misuse) and HasReady reports false.
 func (rn *RawNode) Ready() Ready {
 	if rn.raft.failed != nil {
 		// A stopped node hands out no more work.
+		return Ready{}
+	}
+	if rn.awaitingAdvance() {
+		rn.raft.logger.Error("raft Ready called again before Advance; returning an empty Ready")
 		return Ready{}
 	}
 	rd := rn.readyWithoutAccept()
@@ -385,9 +395,6 @@ func (rn *RawNode) acceptReady(rd Ready) {
 		r.readStates = nil
 	}
 	if !rn.asyncStorageWrites {
-		if len(rn.stepsOnAdvance) != 0 {
-			panic("raft invariant broken: Ready called twice without Advance in synchronous mode")
-		}
 		for _, m := range r.msgsAfterAppend {
 			if m.To == r.id {
 				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
@@ -408,11 +415,17 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	}
 }
 
+// awaitingAdvance reports whether, in synchronous mode, the last Ready's
+// writes are not acknowledged yet.
+func (rn *RawNode) awaitingAdvance() bool {
+	return !rn.asyncStorageWrites && len(rn.stepsOnAdvance) != 0
+}
+
 // HasReady reports whether Ready would return any work. It allocates
 // nothing.
 func (rn *RawNode) HasReady() bool {
 	r := rn.raft
-	if r.failed != nil {
+	if r.failed != nil || rn.awaitingAdvance() {
 		return false
 	}
 	if r.softState() != rn.prevSoftSt || rn.hardStateChanged() {
@@ -436,6 +449,9 @@ var ErrAsyncAdvance = errors.New("raft: Advance is not used with AsyncStorageWri
 func (rn *RawNode) Advance(_ Ready) error {
 	if rn.asyncStorageWrites {
 		return ErrAsyncAdvance
+	}
+	if rn.raft.failed != nil {
+		return rn.raft.failed
 	}
 	var err error
 	for i, m := range rn.stepsOnAdvance {

@@ -91,29 +91,30 @@ func (r *raft) serveReadIndex(m *pb.Message) {
 		r.answerRead(m, r.raftLog.committed)
 		return
 	}
-	switch r.readOnly.option {
-	case ReadOnlySafe:
-		r.readSeq++
-		seq := r.readSeq
-		r.readOnly.rounds = append(r.readOnly.rounds, readRound{seq: seq, index: r.raftLog.committed, req: m})
-		// The leader confirms its own round at once.
-		r.readOnly.acked[r.id] = quorum.Index(seq)
-		ctx := encodeReadSeq(seq)
-		r.trk.Visit(func(id uint64, _ *progressT) {
-			if id != r.id {
-				r.sendHeartbeat(id, ctx)
-			}
-		})
-	case ReadOnlyLeaseBased:
+	if r.readOnly.option == ReadOnlyLeaseBased && !r.leaseBroken {
 		// The lease (CheckQuorum) guarantees no other leader exists.
 		r.answerRead(m, r.raftLog.committed)
+		return
 	}
+	// Safe mode, or a lease that a leader transfer broke: confirm with a
+	// heartbeat round.
+	r.readSeq++
+	seq := r.readSeq
+	r.readOnly.rounds = append(r.readOnly.rounds, readRound{seq: seq, index: r.raftLog.committed, req: m})
+	// The leader confirms its own round at once.
+	r.readOnly.acked[r.id] = quorum.Index(seq)
+	ctx := encodeReadSeq(seq)
+	r.trk.Visit(func(id uint64, _ *progressT) {
+		if id != r.id {
+			r.sendHeartbeat(id, ctx)
+		}
+	})
 }
 
 // handleReadHeartbeatResp counts a heartbeat answer toward pending reads
 // and answers every read round a quorum has confirmed.
 func (r *raft) handleReadHeartbeatResp(m *pb.Message) {
-	if r.readOnly.option != ReadOnlySafe || len(r.readOnly.rounds) == 0 {
+	if len(r.readOnly.rounds) == 0 {
 		return
 	}
 	seq, ok := decodeReadSeq(m.Context)

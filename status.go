@@ -102,7 +102,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Lead           string            `json:"lead"`
 		RaftState      string            `json:"raftState"`
 		Applied        uint64            `json:"applied"`
-		LeadTransferee string            `json:"leadtransferee"`
+		LeadTransferee string            `json:"leadTransferee"`
 		Config         string            `json:"config"`
 		Progress       map[string]prJSON `json:"progress"`
 		Dropped        uint64            `json:"droppedMessages"`

@@ -19,7 +19,7 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 	}
 	if pr.IsLearner {
 		r.logger.Info("raft ignored a leader transfer to a learner", slog.Uint64("transferee", transferee))
-		return fmt.Errorf("raft: cannot transfer leadership to learner %d", transferee)
+		return fmt.Errorf("%w: cannot transfer leadership to learner %d", ErrTransferRejected, transferee)
 	}
 	if r.leadTransferee != None {
 		if r.leadTransferee == transferee {
@@ -46,6 +46,11 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 
 func (r *raft) sendTimeoutNow(to uint64) {
 	r.send(&pb.Message{To: to, Type: pb.MsgTimeoutNow})
+	// The transferee's election overrides the followers' leader lease, so
+	// from now on this leader cannot rely on it: a new leader may exist
+	// before we hear of its term. Lease-based reads fall back to a
+	// heartbeat round for the rest of the term.
+	r.leaseBroken = true
 }
 
 func (r *raft) abortLeaderTransfer() {
