@@ -111,8 +111,13 @@ func readMessages(t testing.TB, r *raft) []*pb.Message {
 		persist(t, r)
 		after := r.msgsAfterAppend
 		r.msgsAfterAppend = nil
-		if len(after) == 0 {
+		ackIndex, ackTerm := r.selfAckIndex, r.selfAckTerm
+		r.selfAckIndex, r.selfAckTerm = 0, 0
+		if len(after) == 0 && ackIndex == 0 {
 			break
+		}
+		if ackIndex != 0 {
+			r.onSelfPersisted(ackTerm, ackIndex)
 		}
 		for _, m := range after {
 			if m.To == r.id {

@@ -5,27 +5,51 @@ import (
 )
 
 // handleStorageAppendResp records that the application made entries and a
-// snapshot durable. In synchronous mode RawNode.Advance steps this message;
-// in asynchronous mode the application does, from the MsgStorageAppend's
-// responses.
+// snapshot durable: in asynchronous mode the application steps it back from
+// the MsgStorageAppend's responses.
 func (r *raft) handleStorageAppendResp(m *pb.Message) error {
-	// A snapshot comes before the entries that follow it.
-	if m.Snapshot != nil && m.Snapshot.Metadata != nil {
-		r.appliedSnap(m.Snapshot)
-	}
-	if m.Index != 0 {
-		if m.Term < r.rewriteTerm {
-			// Issued before entries in progress were replaced by a later
-			// leader: the entries it names may have been replaced and
-			// written again since, and storage may not hold them yet. The
-			// acknowledgement of the newer write covers them.
-			return nil
-		}
-		// The last entry's term makes the acknowledgement safe against the
-		// entries having been replaced (once) since the write was issued.
-		r.raftLog.stableTo(entryID{term: m.LogTerm, index: m.Index})
-	}
+	r.onPersisted(m.Term, entryID{term: m.LogTerm, index: m.Index}, m.Snapshot)
 	return nil
+}
+
+// onPersisted records a completed write, issued in term, of entries up to
+// last (index 0: none) and of snap (nil: none). In synchronous mode
+// RawNode.Advance calls it directly.
+func (r *raft) onPersisted(term uint64, last entryID, snap *pb.Snapshot) {
+	// A snapshot comes before the entries that follow it.
+	if snap != nil && snap.Metadata != nil {
+		r.appliedSnap(snap)
+	}
+	if last.index == 0 {
+		return
+	}
+	if term < r.rewriteTerm {
+		// Issued before entries in progress were replaced by a later
+		// leader: the entries it names may have been replaced and written
+		// again since, and storage may not hold them yet. The
+		// acknowledgement of the newer write covers them.
+		return
+	}
+	// The last entry's term makes the acknowledgement safe against the
+	// entries having been replaced (once) since the write was issued.
+	r.raftLog.stableTo(last)
+}
+
+// onSelfPersisted delivers the leader's acknowledgement of its own entries
+// up to index, appended in term, once they are durable. It is ignored if
+// the node is no longer the leader of that term, or no longer a member.
+func (r *raft) onSelfPersisted(term, index uint64) {
+	if term != r.Term || r.state != StateLeader {
+		return
+	}
+	pr := r.trk.Progress[r.id]
+	if pr == nil || !pr.MaybeUpdate(index) {
+		return
+	}
+	if r.maybeCommit() {
+		r.releasePendingReadIndexMessages()
+		r.bcastAppend()
+	}
 }
 
 // handleStorageApplyResp records that the application applied committed
@@ -44,9 +68,15 @@ func (r *raft) handleStorageApplyResp(m *pb.Message) error {
 	// and apply threads run independently). appliedTo then only releases
 	// the applying budget they hold; refusing would leak it, and once the
 	// budget is used up the node would never apply again.
-	r.appliedTo(last, applyingSize(m.Entries))
-	if r.state == StateLeader {
-		r.reduceUncommittedSize(payloadsSize(m.Entries))
-	}
+	r.onApplied(m.Entries)
 	return nil
+}
+
+// onApplied records that the application applied ents, the last entries
+// handed out to it. In synchronous mode RawNode.Advance calls it directly.
+func (r *raft) onApplied(ents []*pb.Entry) {
+	r.appliedTo(ents[len(ents)-1].Index, applyingSize(ents))
+	if r.state == StateLeader {
+		r.reduceUncommittedSize(payloadsSize(ents))
+	}
 }

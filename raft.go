@@ -86,6 +86,11 @@ type raft struct {
 	// entries, hard state and snapshot of the same Ready are persisted: vote
 	// and append responses, including this node's acknowledgements to itself.
 	msgsAfterAppend []*pb.Message
+	// selfAckIndex and selfAckTerm are the leader's acknowledgement of its
+	// own entries: the last index it appended and the term it did so in.
+	// Like msgsAfterAppend it is delivered only once the write is durable;
+	// it is kept out of that list so the common case allocates nothing.
+	selfAckIndex, selfAckTerm uint64
 
 	// lead is the leader of Term as far as this node knows, or None.
 	lead uint64
@@ -437,6 +442,7 @@ func (r *raft) fail(err error) error {
 		r.logger.Error("raft node stopped by a storage failure", slog.Any(keyError, err))
 		r.msgs = nil
 		r.msgsAfterAppend = nil
+		r.selfAckIndex, r.selfAckTerm = 0, 0
 	}
 	return r.failed
 }

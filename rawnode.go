@@ -79,9 +79,33 @@ type RawNode struct {
 	// prevHardSt is the hard state of the previous Ready.
 	prevTerm, prevVote, prevCommit uint64
 
-	// stepsOnAdvance are local messages to step in Advance: in synchronous
-	// mode the application's write and apply are done by then.
-	stepsOnAdvance []*pb.Message
+	// adv is what the next Advance acknowledges in synchronous mode: the
+	// application's write and apply of the last Ready are done by then.
+	adv advanceWork
+
+	// propMsg and propEnts are reused by every Propose: the state machine
+	// keeps the entries, never the message or its slice.
+	propMsg  pb.Message
+	propEnts [1]*pb.Entry
+}
+
+// advanceWork is what a synchronous Ready leaves for Advance to
+// acknowledge. Plain fields instead of storage messages keep the common
+// path free of allocations.
+type advanceWork struct {
+	pending bool
+	// selfMsgs are responses this node sent itself (its votes); they are
+	// delivered once the hard state is durable.
+	selfMsgs []*pb.Message
+	// selfAckIndex/Term: the leader's acknowledgement of its own entries.
+	selfAckIndex, selfAckTerm uint64
+	// term, last and snap describe the write: the term the Ready was
+	// handed out in, its last entry and its snapshot.
+	term uint64
+	last entryID
+	snap *pb.Snapshot
+	// applied are the committed entries handed out for applying.
+	applied []*pb.Entry
 }
 
 // NewRawNode creates a node from a configuration. Zero fields get defaults
@@ -128,11 +152,17 @@ func (rn *RawNode) Campaign() error {
 // allowed but looks like the empty entry a new leader appends; applications
 // that skip empty entries will skip it too.
 func (rn *RawNode) Propose(data []byte) error {
-	return rn.raft.Step(&pb.Message{
-		Type:    pb.MsgProp,
-		From:    rn.raft.id,
-		Entries: []*pb.Entry{{Data: data}},
-	})
+	return rn.propose(&pb.Entry{Data: data})
+}
+
+// propose steps a proposal of one entry through the reused message.
+func (rn *RawNode) propose(e *pb.Entry) error {
+	m := &rn.propMsg
+	rn.propEnts[0] = e
+	m.Type, m.From, m.To, m.Term, m.Entries = pb.MsgProp, rn.raft.id, 0, 0, rn.propEnts[:1:1]
+	err := rn.raft.Step(m)
+	rn.propEnts[0], m.Entries = nil, nil
+	return err
 }
 
 // ProposeConfChange proposes a configuration change (a *pb.ConfChange or a
@@ -146,11 +176,7 @@ func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
 	}
-	return rn.raft.Step(&pb.Message{
-		Type:    pb.MsgProp,
-		From:    rn.raft.id,
-		Entries: []*pb.Entry{{Type: typ, Data: data}},
-	})
+	return rn.propose(&pb.Entry{Type: typ, Data: data})
 }
 
 // ApplyConfChange applies a committed configuration change, which the
@@ -266,7 +292,8 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		_ = r.fail(err)
 	}
 	if ss := r.softState(); ss != rn.prevSoftSt {
-		rd.SoftState = &ss
+		changed := ss // only a changed soft state is moved to the heap
+		rd.SoftState = &changed
 	}
 	if rn.hardStateChanged() {
 		rd.HardState = r.hardState()
@@ -312,7 +339,9 @@ func (rn *RawNode) mustSync(entries int) bool {
 // needStorageAppend reports whether the Ready has anything for the append
 // thread: state to persist, or messages that wait for the write.
 func (rn *RawNode) needStorageAppend(rd Ready) bool {
-	return len(rd.Entries) > 0 || rd.HardState != nil || rd.Snapshot != nil || len(rn.raft.msgsAfterAppend) > 0
+	r := rn.raft
+	return len(rd.Entries) > 0 || rd.HardState != nil || rd.Snapshot != nil ||
+		len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0
 }
 
 // newStorageAppend builds the MsgStorageAppend of a Ready: what to persist,
@@ -333,6 +362,11 @@ func (rn *RawNode) newStorageAppend(rd Ready) *pb.Message {
 		m.Snapshot = rd.Snapshot
 	}
 	m.Responses = append(m.Responses, r.msgsAfterAppend...)
+	if r.selfAckIndex != 0 {
+		m.Responses = append(m.Responses, &pb.Message{
+			Type: pb.MsgAppResp, To: r.id, From: r.id, Term: r.selfAckTerm, Index: r.selfAckIndex,
+		})
+	}
 	if rn.needStorageAppendResp(rd) {
 		m.Responses = append(m.Responses, rn.newStorageAppendResp(rd))
 	}
@@ -395,30 +429,40 @@ func (rn *RawNode) acceptReady(rd Ready) {
 		r.readStates = nil
 	}
 	if !rn.asyncStorageWrites {
-		for _, m := range r.msgsAfterAppend {
-			if m.To == r.id {
-				rn.stepsOnAdvance = append(rn.stepsOnAdvance, m)
-			}
-		}
-		if rn.needStorageAppendResp(rd) {
-			rn.stepsOnAdvance = append(rn.stepsOnAdvance, rn.newStorageAppendResp(rd))
-		}
-		if len(rd.CommittedEntries) > 0 {
-			rn.stepsOnAdvance = append(rn.stepsOnAdvance, rn.newStorageApplyResp(rd.CommittedEntries))
-		}
+		rn.acceptForAdvance(rd)
 	}
 	r.msgs = nil
 	r.msgsAfterAppend = nil
+	r.selfAckIndex, r.selfAckTerm = 0, 0
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.raftLog.acceptApplying(rd.CommittedEntries[n-1].Index, applyingSize(rd.CommittedEntries), rn.applyUnstableEntries())
 	}
 }
 
+// acceptForAdvance records what Advance will acknowledge for rd.
+func (rn *RawNode) acceptForAdvance(rd Ready) {
+	r := rn.raft
+	w := &rn.adv
+	for _, m := range r.msgsAfterAppend {
+		if m.To == r.id {
+			w.selfMsgs = append(w.selfMsgs, m)
+		}
+	}
+	w.selfAckIndex, w.selfAckTerm = r.selfAckIndex, r.selfAckTerm
+	w.term = r.Term
+	if n := len(rd.Entries); n > 0 {
+		w.last = pbEntryID(rd.Entries[n-1])
+	}
+	w.snap = rd.Snapshot
+	w.applied = rd.CommittedEntries
+	w.pending = len(w.selfMsgs) > 0 || w.selfAckIndex != 0 || w.last.index != 0 || w.snap != nil || len(w.applied) > 0
+}
+
 // awaitingAdvance reports whether, in synchronous mode, the last Ready's
 // writes are not acknowledged yet.
 func (rn *RawNode) awaitingAdvance() bool {
-	return !rn.asyncStorageWrites && len(rn.stepsOnAdvance) != 0
+	return !rn.asyncStorageWrites && rn.adv.pending
 }
 
 // HasReady reports whether Ready would return any work. It allocates
@@ -434,7 +478,7 @@ func (rn *RawNode) HasReady() bool {
 	if r.raftLog.hasNextUnstableSnapshot() || r.raftLog.hasNextUnstableEnts() {
 		return true
 	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) != 0 {
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0 || len(r.readStates) != 0 {
 		return true
 	}
 	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())
@@ -453,14 +497,33 @@ func (rn *RawNode) Advance(_ Ready) error {
 	if rn.raft.failed != nil {
 		return rn.raft.failed
 	}
+	r := rn.raft
+	w := &rn.adv
+	if !w.pending {
+		return nil
+	}
+	// The order is that of the messages this replaces: responses to
+	// ourselves, then the write, then the apply.
 	var err error
-	for i, m := range rn.stepsOnAdvance {
-		if serr := rn.raft.Step(m); serr != nil && err == nil {
+	for i, m := range w.selfMsgs {
+		if serr := r.Step(m); serr != nil && err == nil {
 			err = serr
 		}
-		rn.stepsOnAdvance[i] = nil
+		w.selfMsgs[i] = nil
 	}
-	rn.stepsOnAdvance = rn.stepsOnAdvance[:0]
+	if r.failed == nil && w.selfAckIndex != 0 {
+		r.onSelfPersisted(w.selfAckTerm, w.selfAckIndex)
+	}
+	if r.failed == nil {
+		r.onPersisted(w.term, w.last, w.snap)
+	}
+	if r.failed == nil && len(w.applied) > 0 {
+		r.onApplied(w.applied)
+	}
+	*w = advanceWork{selfMsgs: w.selfMsgs[:0]}
+	if serr := r.checkStorage(); serr != nil {
+		return serr
+	}
 	return err
 }
 

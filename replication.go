@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/progress"
@@ -28,8 +29,9 @@ func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	}
 	li = r.raftLog.append(es...)
 	// The leader acknowledges its own entries like any follower, once they
-	// are durable: the acknowledgement waits in msgsAfterAppend.
-	r.send(&pb.Message{To: r.id, Type: pb.MsgAppResp, Index: li})
+	// are durable. A later acknowledgement covers an earlier one: writes
+	// complete in order.
+	r.selfAckIndex, r.selfAckTerm = li, r.Term
 	return true
 }
 
@@ -230,7 +232,9 @@ func followerPropose(r *raft, m *pb.Message) error {
 		r.logger.Info("raft dropped a proposal: forwarding is disabled", slog.Uint64(keyLeader, r.lead))
 		return ErrProposalDropped
 	}
-	r.send(&pb.Message{To: r.lead, Type: pb.MsgProp, Entries: m.Entries})
+	// The forwarded message outlives this call; RawNode reuses the slice of
+	// its proposals, so the entries are copied.
+	r.send(&pb.Message{To: r.lead, Type: pb.MsgProp, Entries: slices.Clone(m.Entries)})
 	return nil
 }
 

@@ -120,10 +120,11 @@ func (ms *MemoryStorage) SetHardState(hs *pb.HardState) error {
 	if hs == nil {
 		return errors.New("raft: SetHardState called with a nil hard state")
 	}
-	c := proto.Clone(hs).(*pb.HardState)
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	ms.hardState = c
+	// Copy the fields into our own struct: no allocation per Ready, and the
+	// caller keeps ownership of hs.
+	ms.hardState.Term, ms.hardState.Vote, ms.hardState.Commit = hs.Term, hs.Vote, hs.Commit
 	return nil
 }
 

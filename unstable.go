@@ -163,14 +163,24 @@ func (u *unstable) stableTo(id entryID) {
 // is replaced, and the array is never written to (handed-out slices alias
 // it), so when entries is empty or uses less than half of the remaining
 // capacity it is moved to a new, tight array.
+//
+// Arrays of up to minEntriesCap entries are kept even when empty: appends
+// go on filling their remaining capacity, so a steady stream of small
+// appends allocates once per minEntriesCap entries, at the price of keeping
+// that many persisted entries reachable.
 func (u *unstable) shrinkEntriesArray() {
+	c := cap(u.entries)
 	switch {
+	case c <= minEntriesCap:
 	case len(u.entries) == 0:
 		u.entries = nil
-	case 2*len(u.entries) < cap(u.entries):
-		u.entries = append([]*pb.Entry(nil), u.entries...)
+	case 2*len(u.entries) < c:
+		u.entries = append(make([]*pb.Entry, 0, max(len(u.entries), minEntriesCap)), u.entries...)
 	}
 }
+
+// minEntriesCap is the smallest array the unstable entries grow into.
+const minEntriesCap = 64
 
 // stableSnapTo records that the application persisted the snapshot at index
 // i. It is ignored unless that snapshot is the pending one.
@@ -218,7 +228,13 @@ func (u *unstable) truncateAndAppend(ents []*pb.Entry) {
 	switch last := u.lastEntryIndex(); {
 	case from == last+1:
 		// Only array positions past len(entries) are written, which no
-		// handed-out slice reaches.
+		// handed-out slice reaches. Grow with room to spare (see
+		// shrinkEntriesArray).
+		if n := len(u.entries) + len(ents); n > cap(u.entries) {
+			grown := make([]*pb.Entry, len(u.entries), max(2*n, minEntriesCap))
+			copy(grown, u.entries)
+			u.entries = grown
+		}
 		u.entries = append(u.entries, ents...)
 	case from <= u.offset:
 		// The full slice expression makes the next append reallocate

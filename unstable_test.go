@@ -435,21 +435,41 @@ func TestUnstableSlice(t *testing.T) {
 }
 
 func TestUnstableShrinkEntriesArray(t *testing.T) {
+	terms := func(n int) []uint64 {
+		out := make([]uint64, n)
+		for i := range out {
+			out[i] = 1
+		}
+		return out
+	}
 	u := unstable{offset: 1, offsetInProgress: 1}
-	big := make([]*pb.Entry, 0, 100)
-	u.truncateAndAppend(append(big, logEnts(1, 1, 1, 1, 1, 1, 1, 1, 1)...))
-	require.Equal(t, 8, len(u.entries))
+	u.truncateAndAppend(logEnts(1, terms(8)...))
+	require.Len(t, u.entries, 8)
+	require.Equal(t, minEntriesCap, cap(u.entries), "a new array has room for later appends")
 
+	// Small arrays are kept, even empty, so steady small appends reuse them.
 	u.stableTo(entryID{term: 1, index: 2})
 	require.Len(t, u.entries, 6)
-	require.Equal(t, 6, cap(u.entries), "a mostly empty array is replaced by a tight one")
-
-	u.stableTo(entryID{term: 1, index: 3})
-	require.Len(t, u.entries, 5)
-	require.Equal(t, 5, cap(u.entries), "a well-used array is kept")
-
 	u.stableTo(entryID{term: 1, index: 8})
-	require.Nil(t, u.entries, "an empty array is released")
+	require.NotNil(t, u.entries, "a small empty array is kept")
+	require.Empty(t, u.entries)
+	before := cap(u.entries)
+	u.truncateAndAppend(logEnts(9, 1))
+	require.Equal(t, before, cap(u.entries), "the kept array is filled, not replaced")
+
+	// A large, mostly empty array is replaced by a tight one.
+	u.truncateAndAppend(logEnts(10, terms(200)...))
+	require.Greater(t, cap(u.entries), 2*minEntriesCap)
+	u.stableTo(entryID{term: 1, index: 159})
+	require.Len(t, u.entries, 50)
+	require.Equal(t, minEntriesCap, cap(u.entries), "a mostly empty large array is replaced")
+	require.Equal(t, uint64(160), u.entries[0].Index)
+
+	// A large empty array is released.
+	u.truncateAndAppend(logEnts(210, terms(300)...))
+	require.Greater(t, cap(u.entries), minEntriesCap)
+	u.stableTo(entryID{term: 1, index: 509})
+	require.Nil(t, u.entries, "a large empty array is released")
 }
 
 func TestUnstableCheckInvariants(t *testing.T) {
