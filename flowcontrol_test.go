@@ -211,8 +211,10 @@ func TestFlowControlRejectInReplicateFallsBackToProbe(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		require.NoError(t, r.Step(rpProp("x"))) // entries 2, 3, 4
 	}
-	require.Len(t, rpAppendsTo2(readMessages(t, r)), 3)
-	require.Equal(t, 3, pr.Inflights.Count())
+	// Proposals stepped before the next Ready share one append.
+	apps := rpAppendsTo2(readMessages(t, r))
+	require.Equal(t, [][]uint64{{2, 3, 4}}, rpBatches(apps))
+	require.Equal(t, 1, pr.Inflights.Count())
 
 	// Stale: index 1 is already acknowledged.
 	stale := &pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgAppResp, Index: 1, Reject: true, RejectHint: 0}
@@ -227,7 +229,7 @@ func TestFlowControlRejectInReplicateFallsBackToProbe(t *testing.T) {
 	require.Equal(t, progress.StateProbe, pr.State)
 	require.Equal(t, uint64(2), pr.Next)
 	require.Zero(t, pr.Inflights.Count())
-	apps := rpAppendsTo2(readMessages(t, r))
+	apps = rpAppendsTo2(readMessages(t, r))
 	require.Len(t, apps, 1)
 	require.Equal(t, uint64(1), apps[0].Index)
 	require.Equal(t, []uint64{2, 3, 4}, rpIndexes(apps[0].Entries))

@@ -108,6 +108,7 @@ func applyAll(t testing.TB, r *raft) []*pb.Entry {
 func readMessages(t testing.TB, r *raft) []*pb.Message {
 	t.Helper()
 	for {
+		r.flushAppends()
 		persist(t, r)
 		after := r.msgsAfterAppend
 		r.msgsAfterAppend = nil

@@ -48,7 +48,7 @@ func (r *raft) onSelfPersisted(term, index uint64) {
 	}
 	if r.maybeCommit() {
 		r.releasePendingReadIndexMessages()
-		r.bcastAppend()
+		r.bcastPending = true
 	}
 }
 

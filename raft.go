@@ -91,6 +91,10 @@ type raft struct {
 	// Like msgsAfterAppend it is delivered only once the write is durable;
 	// it is kept out of that list so the common case allocates nothing.
 	selfAckIndex, selfAckTerm uint64
+	// bcastPending says the leader owes its peers appends (new entries or
+	// a new commit index); flushAppends sends them when the next Ready is
+	// built, so that everything stepped in between is batched.
+	bcastPending bool
 
 	// lead is the leader of Term as far as this node knows, or None.
 	lead uint64
@@ -263,6 +267,9 @@ func (r *raft) send(m *pb.Message) {
 	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
 		// A vote or an append acknowledgement promises that the vote or the
 		// entries are durable; it must wait for the write.
+		if r.coalesceAck(m) {
+			return
+		}
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
 		if m.To == r.id {
@@ -270,6 +277,25 @@ func (r *raft) send(m *pb.Message) {
 		}
 		r.msgs = append(r.msgs, m)
 	}
+}
+
+// coalesceAck folds an append acknowledgement into the previous one when
+// both go to the same node in the same term: acknowledgements are
+// cumulative (the log matches the leader's up to the index), so the later,
+// higher one says all the earlier one does. A batch of appends stepped
+// before one Ready then costs the leader one answer. Rejections are never
+// folded: each carries its own hint.
+func (r *raft) coalesceAck(m *pb.Message) bool {
+	n := len(r.msgsAfterAppend)
+	if m.Type != pb.MsgAppResp || m.Reject || n == 0 {
+		return false
+	}
+	prev := r.msgsAfterAppend[n-1]
+	if prev.Type != pb.MsgAppResp || prev.Reject || prev.To != m.To || prev.Term != m.Term {
+		return false
+	}
+	prev.Index = max(prev.Index, m.Index)
+	return true
 }
 
 // reset starts a new term (or restarts the current one) in a new role.
@@ -305,6 +331,7 @@ func (r *raft) reset(term uint64) {
 	r.readOnly = newReadOnly(r.readOnly.option)
 	r.pendingReadIndexMessages = nil
 	r.leaseBroken = false
+	r.bcastPending = false
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {
@@ -443,6 +470,7 @@ func (r *raft) fail(err error) error {
 		r.msgs = nil
 		r.msgsAfterAppend = nil
 		r.selfAckIndex, r.selfAckTerm = 0, 0
+		r.bcastPending = false
 	}
 	return r.failed
 }

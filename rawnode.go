@@ -282,6 +282,7 @@ func (rn *RawNode) applyUnstableEntries() bool { return !rn.asyncStorageWrites }
 
 func (rn *RawNode) readyWithoutAccept() Ready {
 	r := rn.raft
+	r.flushAppends()
 	rd := Ready{
 		Entries:  r.raftLog.nextUnstableEnts(),
 		Messages: r.msgs,
@@ -478,7 +479,7 @@ func (rn *RawNode) HasReady() bool {
 	if r.raftLog.hasNextUnstableSnapshot() || r.raftLog.hasNextUnstableEnts() {
 		return true
 	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0 || len(r.readStates) != 0 {
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0 || r.bcastPending || len(r.readStates) != 0 {
 		return true
 	}
 	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())

@@ -60,6 +60,32 @@ func (r *raft) reduceUncommittedSize(s uint64) {
 	r.uncommittedSize -= s
 }
 
+// flushAppends sends what the leader owes its peers since the last Ready:
+// the entries appended since (as many messages as the flow control allows)
+// and, to peers that have everything, the new commit index. Proposals and
+// acknowledgements only mark this as pending, so that everything stepped
+// between two Readys goes out in as few messages as possible.
+func (r *raft) flushAppends() {
+	if !r.bcastPending {
+		return
+	}
+	r.bcastPending = false
+	if r.state != StateLeader {
+		return
+	}
+	commit := r.raftLog.committed
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		if id == r.id {
+			return
+		}
+		if !r.maybeSendAppend(id, pr.CanBumpCommit(commit)) {
+			return
+		}
+		for pr.State == progress.StateReplicate && r.maybeSendAppend(id, false) {
+		}
+	})
+}
+
 // bcastAppend sends appends (or snapshots) to every peer that is not
 // paused, even if only to carry the commit index.
 func (r *raft) bcastAppend() {
@@ -216,7 +242,8 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	if confIndex != 0 {
 		r.pendingConfIndex = confIndex
 	}
-	r.bcastAppend()
+	// Sent with the next Ready: proposals stepped until then share appends.
+	r.bcastPending = true
 	return nil
 }
 
@@ -371,16 +398,11 @@ func leaderAppResp(r *raft, m *pb.Message) error {
 	}
 	if r.maybeCommit() {
 		r.releasePendingReadIndexMessages()
-		r.bcastAppend()
-	} else if m.From != r.id && pr.CanBumpCommit(r.raftLog.committed) {
-		// The follower may not know the latest commit index.
-		r.sendAppend(m.From)
 	}
-	if m.From != r.id {
-		// The ack may have freed room in the pipeline: fill it.
-		for r.maybeSendAppend(m.From, false) {
-		}
-	}
+	// The ack may have freed room in the pipeline or advanced the commit
+	// index; the appends that follow from it go out with the next Ready,
+	// together with those of every other ack and proposal stepped before.
+	r.bcastPending = true
 	if m.From == r.leadTransferee && pr.Match == r.raftLog.lastIndex() {
 		r.logger.Info("raft transferee caught up; sending MsgTimeoutNow", slog.Uint64(keyTo, m.From))
 		r.sendTimeoutNow(m.From)

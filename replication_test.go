@@ -210,7 +210,9 @@ func TestSec53LeaderCountsOwnCopyOnlyWhenPersisted(t *testing.T) {
 	t.Run("n=3", func(t *testing.T) {
 		r := rpStableLeader(t, 3, nil)
 		require.NoError(t, r.Step(rpProp("x")))
-		// The appends leave before the leader's write is done.
+		// The appends leave (with the next Ready) before the leader's
+		// write is done.
+		r.flushAppends()
 		require.Len(t, rpTo(r.msgs, 2, pb.MsgApp), 1)
 		require.Len(t, rpTo(r.msgs, 3, pb.MsgApp), 1)
 		r.msgs = nil

@@ -36,12 +36,15 @@ func mbCompactedStorage(t testing.TB) *MemoryStorage {
 func mbMakeLeader(r *raft) {
 	r.becomeCandidate()
 	r.becomeLeader()
+	r.bcastAppend() // as after a won election: every peer is probed
 	r.msgs, r.msgsAfterAppend = nil, nil
 }
 
-// mbTakeMsgs returns and clears r's outgoing messages, leaving its own
+// mbTakeMsgs returns and clears r's outgoing messages, as the next Ready
+// would hand them out (appends owed to peers included), leaving its own
 // acknowledgements and what it persisted alone.
 func mbTakeMsgs(r *raft) []*pb.Message {
+	r.flushAppends()
 	msgs := r.msgs
 	r.msgs = nil
 	return msgs
