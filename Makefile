@@ -18,7 +18,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 # for the side-by-side benchmark) away from library users.
 SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check bench microbench demo clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz bench microbench demo clean
 
 all: test
 
@@ -63,6 +63,7 @@ staticcheck: $(BIN)/staticcheck
 ## test: lint, the stale-generated-code check, and every test with the race detector and invariant checks
 test: lint proto-check
 	$(GO) test -race -tags invariants ./...
+	$(GO) test -tags raftbugs ./rafttest/sim/ -run '^TestCheckersCatch'
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -race ./...) || exit 1; done
 
 ## proto: regenerate raftpb/raft.pb.go from raftpb/raft.proto
@@ -87,6 +88,18 @@ proto-check: tools
 	if ! diff -u -I '^// 	protoc ' raftpb/raft.pb.go $$tmp/out/$(dir $(PROTO_FILE))raft.pb.go; then \
 		echo "raftpb/raft.pb.go is stale: run 'make proto' and commit the result"; exit 1; \
 	fi; echo "raftpb/raft.pb.go is up to date"
+
+## sim: the randomized fault simulator over SEEDS seeds (default 2000)
+SEEDS ?= 2000
+sim:
+	$(GO) test ./rafttest/sim/ -run '^TestSimulation$$' -sim.seeds=$(SEEDS) -timeout 0 -v | tail -20
+
+## fuzz: each native fuzz target for FUZZTIME (default 1m)
+FUZZTIME ?= 1m
+FUZZ_TARGETS := FuzzStepMessage FuzzAPISequence
+fuzz:
+	@for f in $(FUZZ_TARGETS); do echo "fuzzing $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
 
 ## bench: tickraft side by side with etcd raft (bench/ module), the table the README shows
 bench:

@@ -45,6 +45,17 @@ The application runs one loop per node:
 		}
 	}
 
+# Batching
+
+The node does the expensive part of its work when the application takes a
+Ready, not message by message: proposals and acknowledgements stepped
+between two Readys only mark appends as owed, and the Ready carries one
+append per follower with every new entry (within MaxSizePerMsg and the
+inflight limits) and the latest commit index; a follower answers a batch of
+appends with one cumulative acknowledgement. An application gets the most
+out of this by stepping everything it has queued (messages, proposals,
+ticks) before it asks for the next Ready.
+
 # The persistence contract
 
 A node's answers promise durability: a vote promises the voter will not vote
