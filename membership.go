@@ -109,17 +109,16 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 	if r.state != StateLeader || len(cs.Voters) == 0 {
 		return cs
 	}
+	// The new quorum may already hold more entries (commit them), and new
+	// peers need their first probe: both go out with the next Ready.
 	if r.maybeCommit() {
-		// The new quorum may already have more entries: commit them.
-		r.bcastAppend()
-	} else {
-		// New peers need their first probe.
-		r.trk.Visit(func(id uint64, _ *progress.Progress) {
-			if id != r.id {
-				r.maybeSendAppend(id, false)
-			}
-		})
+		r.bcastPending = true
 	}
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		if id != r.id && r.owesAppend(pr) {
+			r.bcastPending = true
+		}
+	})
 	if r.leadTransferee != None {
 		if _, ok := r.trk.Config.Voters.IDs()[r.leadTransferee]; !ok {
 			r.abortLeaderTransfer()

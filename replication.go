@@ -60,6 +60,15 @@ func (r *raft) reduceUncommittedSize(s uint64) {
 	r.uncommittedSize -= s
 }
 
+// owesAppend reports whether the leader has something to send a peer now:
+// entries it has not sent, or a commit index it does not know.
+func (r *raft) owesAppend(pr *progress.Progress) bool {
+	if pr.IsPaused() {
+		return false
+	}
+	return pr.Next <= r.raftLog.lastIndex() || pr.CanBumpCommit(r.raftLog.committed)
+}
+
 // flushAppends sends what the leader owes its peers since the last Ready:
 // the entries appended since (as many messages as the flow control allows)
 // and, to peers that have everything, the new commit index. Proposals and
@@ -163,6 +172,14 @@ func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress, err error) bo
 	}
 	if pb.IsEmptySnap(snap) {
 		r.logger.Error("raft storage returned an empty snapshot for compacted entries", slog.Uint64(keyTo, to))
+		return false
+	}
+	if !confStateHas(snap.Metadata.GetConfState(), to) {
+		// The snapshot predates the peer's membership: the peer would refuse
+		// it (it must not adopt a configuration without itself). Wait for
+		// the application to take a newer one; the next probe asks again.
+		r.logger.Info("raft snapshot predates the peer's membership; waiting for a newer one",
+			slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, snap.Metadata.Index))
 		return false
 	}
 	sindex, sterm := snap.Metadata.Index, snap.Metadata.Term
@@ -396,13 +413,15 @@ func leaderAppResp(r *raft, m *pb.Message) error {
 		pr.BecomeProbe()
 		pr.BecomeReplicate()
 	}
-	if r.maybeCommit() {
-		r.releasePendingReadIndexMessages()
-	}
 	// The ack may have freed room in the pipeline or advanced the commit
 	// index; the appends that follow from it go out with the next Ready,
 	// together with those of every other ack and proposal stepped before.
-	r.bcastPending = true
+	if r.maybeCommit() {
+		r.releasePendingReadIndexMessages()
+		r.bcastPending = true
+	} else if m.From != r.id && r.owesAppend(pr) {
+		r.bcastPending = true
+	}
 	if m.From == r.leadTransferee && pr.Match == r.raftLog.lastIndex() {
 		r.logger.Info("raft transferee caught up; sending MsgTimeoutNow", slog.Uint64(keyTo, m.From))
 		r.sendTimeoutNow(m.From)
@@ -441,6 +460,9 @@ func leaderHeartbeatResp(r *raft, m *pb.Message) error {
 	}
 	pr.RecentActive = true
 	pr.Resume()
+	// The follower may have lost appends (or their answers): an append
+	// now, even an empty one, tells where it stands. Heartbeats are
+	// periodic, so this does not need batching.
 	if pr.Match < r.raftLog.lastIndex() || pr.CanBumpCommit(r.raftLog.committed) {
 		r.sendAppend(m.From)
 	}

@@ -97,7 +97,7 @@ func (r *raft) restore(s *pb.Snapshot) (bool, error) {
 }
 
 func confStateHas(cs *pb.ConfState, id uint64) bool {
-	for _, set := range [][]uint64{cs.Voters, cs.Learners, cs.VotersOutgoing} {
+	for _, set := range [][]uint64{cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing()} {
 		for _, v := range set {
 			if v == id {
 				return true

@@ -45,6 +45,9 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 }
 
 func (r *raft) sendTimeoutNow(to uint64) {
+	// Appends owed (the commit index above all) leave first, so the
+	// transferee campaigns knowing what is committed.
+	r.flushAppends()
 	r.send(&pb.Message{To: to, Type: pb.MsgTimeoutNow})
 	// The transferee's election overrides the followers' leader lease, so
 	// from now on this leader cannot rely on it: a new leader may exist
