@@ -467,3 +467,40 @@ func TestSnapshotRestartFromStorage(t *testing.T) {
 	_, err := NewRawNode(c)
 	require.ErrorIs(t, err, ErrInvalidConfig, "applied beyond the commit index")
 }
+
+// A snapshot taken before a peer joined does not name it, and the peer
+// would refuse it (it must not adopt a configuration without itself). The
+// leader does not send it: the peer stays in Probe, and once the
+// application takes a snapshot that includes the peer, the next probe sends
+// that one.
+func TestSnapshotPredatingPeerIsHeldBack(t *testing.T) {
+	st := mbCompactedStorage(t)
+	r := newTestRaft(t, 1, 10, 1, st)
+	mbMakeLeader(r)
+	readMessages(t, r)
+	// Node 4 joins (applied directly: the entry itself is not the point).
+	_, err := r.applyConfChange((&pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 4}).AsV2())
+	require.NoError(t, err)
+	pr := r.trk.Progress[4]
+	require.NotNil(t, pr)
+
+	// Node 4 has nothing: it rejects the probe, and the entries it needs
+	// are compacted into a snapshot that names voters 1..3 only.
+	require.NoError(t, r.Step(&pb.Message{
+		From: 4, To: 1, Term: r.Term, Type: pb.MsgAppResp, Index: pr.Next - 1, Reject: true,
+	}))
+	for _, m := range mbTakeMsgs(r) {
+		require.NotEqual(t, pb.MsgSnap, m.Type, "a snapshot that does not name node 4 must not be sent")
+	}
+	require.Equal(t, progress.StateProbe, pr.State)
+
+	// The application snapshots after the change; the next probe (here,
+	// from a heartbeat response) sends it.
+	_, err = st.CreateSnapshot(10, &pb.ConfState{Voters: ids(4)}, []byte("state at 10"))
+	require.NoError(t, err)
+	require.NoError(t, st.Compact(10))
+	require.NoError(t, r.Step(&pb.Message{From: 4, To: 1, Term: r.Term, Type: pb.MsgHeartbeatResp}))
+	snap := mbOnlySnap(t, mbTakeMsgs(r), 4)
+	require.Equal(t, uint64(10), snap.Metadata.Index)
+	require.Equal(t, progress.StateSnapshot, pr.State)
+}
