@@ -22,6 +22,7 @@ const (
 	ReadOnlyLeaseBased
 )
 
+// String returns the option's name.
 func (o ReadOnlyOption) String() string {
 	switch o {
 	case ReadOnlySafe:

@@ -37,6 +37,7 @@ const (
 
 var stateNames = [...]string{"StateFollower", "StateCandidate", "StateLeader", "StatePreCandidate"}
 
+// String returns the role's name, e.g. "StateLeader".
 func (s StateType) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]

@@ -124,6 +124,7 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// String renders the status as JSON.
 func (s Status) String() string {
 	b, err := s.MarshalJSON()
 	if err != nil {

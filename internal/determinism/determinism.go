@@ -23,6 +23,7 @@ type Violation struct {
 	Reason string
 }
 
+// String renders the violation as "file:line:col: reason".
 func (v Violation) String() string { return fmt.Sprintf("%s: %s", v.Pos, v.Reason) }
 
 // forbiddenImports are packages whose mere use makes the core depend on the
