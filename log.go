@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/tickraft/raft/internal/invariants"
 	pb "github.com/tickraft/raft/raftpb"
@@ -188,10 +189,20 @@ func (l *raftLog) maybeAppend(prev entryID, committed uint64, ents []*pb.Entry) 
 	return lastNewIndex, true, nil
 }
 
+// maxLogIndex bounds the indexes a peer can make the log hold, by an
+// append or a snapshot. No real log comes near it; what goes beyond is a
+// corrupt or forged message, and the bound keeps every index computation
+// (lastIndex+1, a leader's own appends) from overflowing.
+const maxLogIndex = math.MaxUint64 / 2
+
 // checkAppendShape checks that ents directly follow prev: contiguous
 // indexes starting at prev.index+1 and terms that never decrease, starting
-// no lower than prev.term. It returns errMalformedAppend otherwise.
+// no lower than prev.term, the last index at most maxLogIndex. It returns
+// errMalformedAppend otherwise.
 func checkAppendShape(prev entryID, ents []*pb.Entry) error {
+	if n := uint64(len(ents)); n > 0 && prev.index > maxLogIndex-n {
+		return fmt.Errorf("%w: %d entries after index %d go beyond index %d", errMalformedAppend, n, prev.index, uint64(maxLogIndex))
+	}
 	want, term := prev.index+1, prev.term
 	for k, e := range ents {
 		switch {

@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
@@ -221,8 +222,16 @@ func (rn *RawNode) Step(m *pb.Message) error {
 		// one; a peer's message of this type always carries its term.
 		return rn.raft.invalid(m, "a %s must carry a term", m.Type)
 	}
+	if m.Term > maxTerm {
+		return rn.raft.invalid(m, "term %d is beyond %d", m.Term, uint64(maxTerm))
+	}
 	return rn.raft.Step(m)
 }
+
+// maxTerm bounds the terms a node accepts from peers. No cluster comes near
+// it; a message beyond it is corrupt or forged, and the bound keeps a
+// campaign's Term+1 from overflowing.
+const maxTerm = math.MaxUint64 / 2
 
 // fromSelf reports whether a message of type t may name this node as its
 // sender: its own acknowledgement and vote, delivered by the append thread

@@ -86,8 +86,10 @@ func leaderReadIndex(r *raft, m *pb.Message) error {
 
 // serveReadIndex answers (lease-based) or starts confirming (safe) a read.
 func (r *raft) serveReadIndex(m *pb.Message) {
-	if r.trk.IsSingleton() {
-		// A single voter is the quorum: its commit index is current.
+	if _, voter := r.trk.Voters[0][r.id]; voter && r.trk.IsSingleton() {
+		// A single voter is the quorum: its commit index is current. Not
+		// so for a leader that applied its own removal or demotion: the
+		// remaining voter may already lead a later term.
 		r.answerRead(m, r.raftLog.committed)
 		return
 	}

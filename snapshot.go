@@ -23,6 +23,9 @@ func (r *raft) handleSnapshot(m *pb.Message) error {
 	if pb.IsEmptySnap(s) {
 		return r.invalid(m, "empty snapshot")
 	}
+	if i := s.Metadata.Index; i > maxLogIndex {
+		return r.invalid(m, "snapshot index %d is beyond index %d", i, uint64(maxLogIndex))
+	}
 	restored, err := r.restore(s)
 	if err != nil {
 		return r.invalid(m, "%v", err)

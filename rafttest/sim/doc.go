@@ -1,0 +1,140 @@
+/*
+Package sim is a seeded, deterministic fault simulator for the raft
+package. It runs a cluster of RawNodes through thousands of random steps
+(faults included) and checks Raft's safety properties after every step,
+and liveness at the end. The seed determines everything: a failing seed
+replays exactly.
+
+# The model
+
+A run starts from a seed. The seed chooses the run's options (Options):
+3, 5 or 7 founding voters; PreVote, CheckQuorum and AsyncStorageWrites on
+or off; ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased reads; the
+election and heartbeat timeouts; sometimes small MaxSizePerMsg,
+MaxCommittedSizePerReady and MaxInflightMsgs; how often faults strike
+(Chaos) and whether crashes favour the leader. Then math/rand/v2, seeded
+from the seed, makes every choice. Everything runs in one goroutine; time
+is a simulated clock that advances only when a node is ticked.
+
+Each node is a RawNode over a MemoryStorage that stands for its disk. Its
+state machine is durable too: it records, for every index it applied, the
+entry's term and a fingerprint of its contents (each proposal carries a
+unique id), updated as each entry is applied. Everything else a node holds
+is lost when it crashes: the RawNode, the work queued for its storage
+threads, the messages it has not sent yet. A restart builds a new RawNode
+from the storage with Config.Applied set to what the state machine holds
+(the state machine first restores a snapshot saved to storage but not yet
+applied, and records itself as a snapshot if it applied configuration
+changes since the storage's snapshot).
+
+The application follows the Ready contract. In synchronous mode it
+persists a Ready's snapshot, entries and hard state, sends its messages,
+applies its snapshot and committed entries (ApplyConfChange for
+configuration changes, decoded with raftpb.UnmarshalConfChange) and calls
+Advance. A crash can strike in the middle of a Ready: before the write (a
+leader may have sent its messages already), after it, after the sends, or
+part way through applying. In asynchronous mode a Ready's MsgStorageAppend
+and MsgStorageApply become work items of the node's append and apply
+threads, done in order by later random steps, each followed by the
+delivery of its responses; a crash loses the items not done. After a
+configuration change the state machine records a snapshot (without
+compacting), because a leader only sends a snapshot whose configuration
+includes the recipient. The transport reports every snapshot it delivers
+or loses (ReportSnapshot) and, now and then, a lost message
+(ReportUnreachable).
+
+# Steps
+
+After the founding members bootstrap, each step performs one random
+action and hands out and handles every Ready that results:
+
+  - tick one node, or all of them (always all with lease-based reads,
+    which assume clocks that advance together);
+  - deliver a random message in flight (so messages are reordered and
+    delayed), sometimes several to the same node before its Ready;
+  - do a node's next piece of asynchronous storage work;
+  - propose a new payload on a random node; start a ReadIndex on one;
+  - drop or duplicate a message in flight (proposals are not duplicated:
+    the clients send each once);
+  - partition the nodes in two, cut one link one way, isolate the leader,
+    or heal the network;
+  - crash a node (in synchronous mode, sometimes inside its next Ready),
+    or restart a crashed one;
+  - snapshot a node's state machine at its applied index and compact its
+    log up to there (or a little less);
+  - propose a configuration change on the leader: add a learner or a voter
+    (a new, empty node, created when the first message reaches it),
+    promote a learner, demote or remove a voter, remove a learner, replace
+    a voter through a joint configuration (auto-leave, implicit or
+    explicit, then left with an empty change); between 3 and 7 voters;
+  - ask for a leader transfer.
+
+Runs alternate between stormy and calm periods. A node removed by a
+committed configuration change is shut down for good, as an operator
+would; its disk is kept for the checks.
+
+# The checks
+
+After every step (each checker is a documented function in checks.go):
+
+ 1. Election safety (checkElectionSafety): at most one leader per term,
+    over the whole run.
+ 2. Log matching (checkLogMatching): as entries land in any node's
+    storage, two entries with the same index and term must have the same
+    contents and follow an entry of the same term.
+ 3. Leader completeness (checkLeaderCompleteness): an entry known
+    committed (a node applied it, restored a snapshot covering it, or
+    holds it below its commit index, on disk or in memory) is in the log
+    of every leader of a later term: its storage plus the writes queued
+    for it, unless compacted.
+ 4. State machine safety (checkApplied, checkCommitted,
+    checkNodeProgress, restoreApp): every node applies, or knows
+    committed, the same entry at an index; a node never applies an index
+    twice or skips one; no proposal lands at two indexes; raft's applied
+    index never goes back and never passes the state machine's; a state
+    machine never goes back, and a restored snapshot agrees with what was
+    applied.
+ 5. Durability (checkDurability): every committed entry stays on the disks
+    (log or snapshot) of enough voters of the latest configuration that
+    the others cannot elect a leader without it. It runs after every
+    crash, the only step that loses state, and at the end.
+ 6. Reads (checkReadState, checkReadsOnApply): a ReadIndex answer is at
+    least the highest commit index any node knew when the read was
+    issued, and once the node applied that far its state holds the last
+    write applied anywhere before the issue. Reads served from a lease are
+    not checked by default: they are known to be stale sometimes (see
+    TestKnownBugStaleLeaseReads and Config.StrictLeaseReads).
+ 7. Liveness (liveness): at the end, faults stop, the network heals and
+    every node restarts; within 30 election timeouts a leader must be
+    elected and a new proposal applied by every voter.
+
+A node that panics, stops on a storage error, refuses its own storage
+responses or a message it should accept, or otherwise breaks the contract
+is reported too (checker "node").
+
+A failure reports the seed, the checker, what it saw, the options, the
+command that replays it, and the last events of the run (the trace, with
+messages described by raftpb.DescribeMessage).
+
+# Running
+
+go test ./rafttest/sim/ runs TestSimulation over a few hundred seeds on
+GOMAXPROCS workers (fewer under -race and -short). Flags:
+
+	-sim.seeds=N   run N seeds (make sim SEEDS=N)
+	-sim.first=N   start at seed N (default 1)
+	-sim.steps=N   steps per seed (default 1500)
+	-sim.seed=N    the seed TestReplay replays (add -sim.v to print every event)
+	-sim.trace=N   events shown with a failure (default 50)
+
+# Proving the checkers
+
+TestCheckersCatchAppBugs injects bugs into the simulated application (a
+dropped hard-state write, an entry applied twice) and checks that the
+right checker catches each within a bounded number of seeds. With the
+raftbugs build tag, TestCheckersCatchCoreBugs does the same with bugs
+planted in the raft core through internal/bugs: committing an entry of an
+older term by counting replicas (Figure 8 of the Raft paper) and followers
+answering reads from their own commit index.
+*/
+package sim
