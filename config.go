@@ -19,6 +19,14 @@ const (
 	// from a quorum within the election timeout assumes no other leader can
 	// exist. It saves a round trip but depends on bounded clock drift between
 	// nodes, and it requires CheckQuorum.
+	//
+	// Known limitation: the lease is CheckQuorum's activity window, which
+	// can outlive the followers' promise not to vote (a late response
+	// counts as activity, a restarted follower votes at once, a transfer
+	// request resets the leader's timer), so a lease-based read can miss a
+	// write committed by a newer leader. The fault simulator reproduces it
+	// (go test ./rafttest/sim/ -run TestKnownBugStaleLeaseReads
+	// -sim.knownbugs). Use ReadOnlySafe where reads must be linearizable.
 	ReadOnlyLeaseBased
 )
 
