@@ -213,16 +213,18 @@ func (rn *RawNode) Step(m *pb.Message) error {
 		// Answering it would address a message to a storage thread.
 		return rn.raft.invalid(m, "a %s cannot come from a local storage thread", m.Type)
 	}
-	if m.From == rn.raft.id && !fromSelf(m.Type) {
-		// Answering it would address a message to ourselves.
-		return rn.raft.invalid(m, "a node never sends itself a %s", m.Type)
+	if m.From == rn.raft.id && (!fromSelf(m.Type) || m.Type == pb.MsgAppResp && m.Reject) {
+		// Answering it would address a message to ourselves. (A node
+		// acknowledges its own entries, it never rejects them.)
+		return rn.raft.invalid(m, "a node never sends itself a %s (reject %v)", m.Type, m.Reject)
 	}
 	if m.Term == 0 && needsTerm(m.Type) {
 		// The state machine takes a message without a term for a local
 		// one; a peer's message of this type always carries its term.
 		return rn.raft.invalid(m, "a %s must carry a term", m.Type)
 	}
-	if m.Term > maxTerm {
+	if m.Term > maxTerm && m.From != rn.raft.id {
+		// (Our own vote may be beyond it: a campaign adds one.)
 		return rn.raft.invalid(m, "term %d is beyond %d", m.Term, uint64(maxTerm))
 	}
 	return rn.raft.Step(m)
