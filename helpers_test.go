@@ -134,13 +134,12 @@ func readMessages(t testing.TB, r *raft) []*pb.Message {
 }
 
 // network connects rafts by their IDs and delivers messages between them
-// until none is left, subject to dropped links and ignored message types.
+// until none is left, subject to dropped links.
 type network struct {
 	t     testing.TB
 	peers map[uint64]*raft
 	// dropm is the probability, per directed link, that a message is lost.
-	dropm   map[[2]uint64]float64
-	ignorem map[pb.MessageType]bool
+	dropm map[[2]uint64]float64
 	// msgHook, if set, sees every message and drops it when it returns false.
 	msgHook func(*pb.Message) bool
 	rand    *rand.Rand
@@ -152,8 +151,8 @@ func newNetwork(t testing.TB, peers ...*raft) *network {
 	t.Helper()
 	n := &network{
 		t: t, peers: map[uint64]*raft{},
-		dropm: map[[2]uint64]float64{}, ignorem: map[pb.MessageType]bool{},
-		rand: rand.New(rand.NewPCG(1, 2)),
+		dropm: map[[2]uint64]float64{},
+		rand:  rand.New(rand.NewPCG(1, 2)),
 	}
 	voters := ids(len(peers))
 	for i, p := range peers {
@@ -201,9 +200,6 @@ func (nw *network) send(msgs ...*pb.Message) {
 func (nw *network) filter(msgs []*pb.Message) []*pb.Message {
 	var out []*pb.Message
 	for _, m := range msgs {
-		if nw.ignorem[m.Type] {
-			continue
-		}
 		if m.Type != pb.MsgHup {
 			if p := nw.dropm[[2]uint64{m.From, m.To}]; p > 0 && nw.rand.Float64() < p {
 				continue
@@ -234,12 +230,9 @@ func (nw *network) isolate(id uint64) {
 	}
 }
 
-func (nw *network) ignore(t pb.MessageType) { nw.ignorem[t] = true }
-
-// recover heals every link and stops ignoring message types.
+// recover heals every link.
 func (nw *network) recover() {
 	nw.dropm = map[[2]uint64]float64{}
-	nw.ignorem = map[pb.MessageType]bool{}
 }
 
 // hup makes node id campaign.
