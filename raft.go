@@ -101,6 +101,11 @@ type raft struct {
 	lead uint64
 	// leadTransferee is the target of an ongoing leader transfer, or None.
 	leadTransferee uint64
+	// transferElapsed counts the leader's ticks since the transfer to
+	// leadTransferee started; it is abandoned after an election timeout.
+	// It is not electionElapsed: a transfer request must not postpone the
+	// CheckQuorum check, which bounds the leader's lease.
+	transferElapsed int
 	// pendingConfIndex is, on the leader, the index of the latest
 	// configuration change that may not yet be applied. A new one is
 	// accepted only when applied >= pendingConfIndex.
@@ -433,8 +438,10 @@ func (r *raft) tickHeartbeat() {
 		if r.checkQuorum {
 			r.stepLocal(&pb.Message{Type: pb.MsgCheckQuorum})
 		}
-		// A transfer that did not finish within an election timeout failed.
-		if r.state == StateLeader && r.leadTransferee != None {
+	}
+	// A transfer that did not finish within an election timeout failed.
+	if r.state == StateLeader && r.leadTransferee != None {
+		if r.transferElapsed++; r.transferElapsed >= r.electionTimeout {
 			r.abortLeaderTransfer()
 		}
 	}

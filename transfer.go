@@ -34,7 +34,7 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 	r.logger.Info("raft started a leader transfer", slog.Uint64("transferee", transferee),
 		slog.Uint64(keyTerm, r.Term))
 	// The transfer must finish within one election timeout.
-	r.electionElapsed = 0
+	r.transferElapsed = 0
 	r.leadTransferee = transferee
 	if pr.Match == r.raftLog.lastIndex() {
 		r.sendTimeoutNow(transferee)
