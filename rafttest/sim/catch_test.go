@@ -3,6 +3,7 @@ package sim
 import (
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,10 +18,21 @@ import (
 // was caught by one of the checkers in want.
 func catch(t *testing.T, maxSeeds int, want []string, mk func(seed uint64) Config) {
 	t.Helper()
+	// The seeds run with options tweaked for the bug, which TestReplay
+	// cannot express: rerunning this test replays them.
+	cmd := "go test ./rafttest/sim/ -run '^" + t.Name() + "$'"
+	if bugs := tagsForTest(t); bugs != "" {
+		cmd = "go test -tags " + bugs + " ./rafttest/sim/ -run '^" + t.Name() + "$'"
+	}
+	withReplay := func(seed uint64) Config {
+		cfg := mk(seed)
+		cfg.Replay = func(uint64) string { return cmd }
+		return cfg
+	}
 	batch := 4 * runtime.GOMAXPROCS(0)
 	for first := 1; first <= maxSeeds; first += batch {
 		n := min(batch, maxSeeds-first+1)
-		for _, r := range runSeeds(uint64(first), n, mk) {
+		for _, r := range runSeeds(uint64(first), n, withReplay) {
 			if r.Failure == nil {
 				continue
 			}
@@ -52,4 +64,12 @@ func TestCheckersCatchAppBugs(t *testing.T) {
 			return Config{Seed: seed, Steps: DefaultSteps, Bugs: AppBugs{ApplyTwice: true}}
 		})
 	})
+}
+
+// tagsForTest returns the build tags a catch test needs to run again.
+func tagsForTest(t *testing.T) string {
+	if strings.HasPrefix(t.Name(), "TestCheckersCatchCoreBugs") {
+		return "raftbugs"
+	}
+	return ""
 }

@@ -32,7 +32,7 @@ const DefaultSteps = 1500
 // uses -race); -short runs fewer still. Run many with -sim.seeds (make sim
 // SEEDS=N).
 const (
-	defaultSeeds      = 300
+	defaultSeeds      = 500
 	defaultSeedsRace  = 80
 	defaultSeedsShort = 30
 )
