@@ -15,18 +15,18 @@ const (
 	// ReadOnlySafe confirms leadership with a heartbeat round acknowledged by
 	// a quorum for every batch of read requests. It is always linearizable.
 	ReadOnlySafe ReadOnlyOption = iota
-	// ReadOnlyLeaseBased answers from the leader's lease: a leader that heard
-	// from a quorum within the election timeout assumes no other leader can
-	// exist. It saves a round trip but depends on bounded clock drift between
-	// nodes, and it requires CheckQuorum.
-	//
-	// Known limitation: the lease is CheckQuorum's activity window, which
-	// can outlive the followers' promise not to vote (a late response
-	// counts as activity, a restarted follower votes at once, a transfer
-	// request resets the leader's timer), so a lease-based read can miss a
-	// write committed by a newer leader. The fault simulator reproduces it
-	// (go test ./rafttest/sim/ -run TestKnownBugStaleLeaseReads
-	// -sim.knownbugs). Use ReadOnlySafe where reads must be linearizable.
+	// ReadOnlyLeaseBased answers from the leader's lease, without a
+	// message, and requires CheckQuorum (thesis §6.4.1). The lease is two
+	// promises. Every voter grants no vote, not even to itself, for an
+	// election timeout after it heard from the leader or restarted, so
+	// Campaign and ForgetLeader do nothing meanwhile; only a leader
+	// transfer overrides it, and the transferring leader gives up its
+	// lease. The leader answers from its lease for ElectionTick-1 of its
+	// ticks after sending a heartbeat round that a quorum of voters
+	// answered; otherwise it confirms the read with a heartbeat round, as
+	// ReadOnlySafe does. The lease assumes that every node's ticks come at
+	// the same rate (clock drift below one tick per election timeout), and
+	// every voter must run with ReadOnlyLeaseBased.
 	ReadOnlyLeaseBased
 )
 

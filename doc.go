@@ -99,7 +99,11 @@ application has applied up to Index, reading its state machine returns a
 result that reflects every write committed before the request. With
 ReadOnlySafe the leader confirms its leadership with a heartbeat round first;
 with ReadOnlyLeaseBased (which requires CheckQuorum) it answers from its
-lease. A new leader holds read requests until it has committed an entry of
+lease, without a message, when a quorum answered a heartbeat round it sent
+less than ElectionTick-1 ticks ago, and confirms with a round otherwise.
+The lease rests on the voters' promise not to vote for an election timeout
+after hearing from the leader (or restarting), and on ticks coming at the
+same rate on every node; see ReadOnlyLeaseBased. A new leader holds read requests until it has committed an entry of
 its own term. Followers forward requests to the leader; with no known leader
 ReadIndex returns ErrNoLeader.
 

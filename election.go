@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"bytes"
 	"log/slog"
 
 	"github.com/tickraft/raft/progress"
@@ -16,6 +17,13 @@ func (r *raft) hup() {
 	}
 	if !r.promotable() {
 		r.logger.Warn("raft cannot campaign: not a voter, or a snapshot is pending")
+		return
+	}
+	if r.votePromised() {
+		// Voting for ourselves would break the promise a leader's lease
+		// relies on; our own timer cannot fire before it expires.
+		r.logger.Warn("raft cannot campaign: a leader's lease may be running (ReadOnlyLeaseBased)",
+			slog.Int("ticks_since_leader", r.sinceLeader))
 		return
 	}
 	if r.hasUnappliedConfChanges() {
@@ -90,15 +98,23 @@ func (r *raft) campaign(t campaignType) {
 	}
 }
 
+// isTransferCampaign reports whether a vote request belongs to the election
+// a leader transfer forced.
+func isTransferCampaign(m *pb.Message) bool {
+	return bytes.Equal(m.Context, []byte(campaignTransfer))
+}
+
 // handleVoteRequest answers MsgVote and MsgPreVote in every role.
 func (r *raft) handleVoteRequest(m *pb.Message) {
 	respType, _ := pb.VoteRespMsgType(m.Type)
 	// We can vote for the sender if we already did in this term (a repeated
 	// request), if we have not voted and know no leader, or, for a pre-vote,
 	// if it is for a later term (a pre-vote records nothing).
+	// A lease promise blocks new votes (lease.go).
+	free := !r.votePromised() || isTransferCampaign(m)
 	canVote := r.Vote == m.From ||
-		(r.Vote == None && r.lead == None) ||
-		(m.Type == pb.MsgPreVote && m.Term > r.Term)
+		(r.Vote == None && r.lead == None && free) ||
+		(m.Type == pb.MsgPreVote && m.Term > r.Term && free)
 	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
 		r.logger.Info("raft granted a vote",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
@@ -154,16 +170,19 @@ func candidatePropose(r *raft, m *pb.Message) error {
 
 func candidateApp(r *raft, m *pb.Message) error {
 	r.becomeFollower(m.Term, m.From)
+	r.heardFromLeader(m)
 	return r.handleAppendEntries(m)
 }
 
 func candidateHeartbeat(r *raft, m *pb.Message) error {
 	r.becomeFollower(m.Term, m.From)
+	r.heardFromLeader(m)
 	return r.handleHeartbeat(m)
 }
 
 func candidateSnap(r *raft, m *pb.Message) error {
 	r.becomeFollower(m.Term, m.From)
+	r.heardFromLeader(m)
 	return r.handleSnapshot(m)
 }
 

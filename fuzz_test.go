@@ -898,6 +898,11 @@ func fzStepSetup(t testing.TB, cfg, role, shape byte) *fzWorld {
 	n1 := w.node(1)
 	switch role {
 	case fzPreCandidate:
+		// A lease-based node keeps its promise to the leader for an
+		// election timeout before it may campaign.
+		for n1.rn.raft.votePromised() {
+			n1.rn.Tick()
+		}
 		if err := n1.rn.Campaign(); err != nil {
 			w.fail("setup: campaign: %v", err)
 		}

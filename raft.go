@@ -122,6 +122,14 @@ type raft struct {
 	// the forced election that follows ignores the lease, so lease-based
 	// reads must be confirmed by a heartbeat round instead.
 	leaseBroken bool
+	// ticks counts every tick this node has seen; it only grows. A
+	// lease-based leader times its heartbeat rounds with it.
+	ticks uint64
+	// sinceLeader counts ticks since this node last heard from the leader
+	// of its term (or, in lease mode, since it restarted), saturating at
+	// the election timeout. A lease-based node does not vote while it is
+	// below the election timeout (see lease.go).
+	sinceLeader int
 
 	// electionElapsed counts ticks since the last election timeout reset: on
 	// a leader or candidate, since it became one; on a follower, since it
@@ -214,6 +222,12 @@ func newRaft(c *Config) (*raft, error) {
 		r.raftLog.appliedTo(c.Applied, 0)
 	}
 	r.becomeFollower(r.Term, None)
+	// A node with no state promised nothing; one that restarts may have
+	// answered a leader's heartbeat just before it stopped.
+	r.sinceLeader = r.electionTimeout
+	if !pb.IsEmptyHardState(hs) {
+		r.sinceLeader = 0
+	}
 	if err := r.raftLog.err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStorageFailed, err)
 	}
@@ -420,8 +434,17 @@ func (r *raft) logRoleChange(prev StateType) {
 		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyLeader, r.lead))
 }
 
+// countTick advances the clocks every role keeps.
+func (r *raft) countTick() {
+	r.ticks++
+	if r.sinceLeader < r.electionTimeout {
+		r.sinceLeader++
+	}
+}
+
 // tickElection is the tick of followers and candidates.
 func (r *raft) tickElection() {
+	r.countTick()
 	r.electionElapsed++
 	if r.promotable() && r.pastElectionTimeout() {
 		r.electionElapsed = 0
@@ -431,6 +454,7 @@ func (r *raft) tickElection() {
 
 // tickHeartbeat is the tick of leaders.
 func (r *raft) tickHeartbeat() {
+	r.countTick()
 	r.heartbeatElapsed++
 	r.electionElapsed++
 	if r.electionElapsed >= r.electionTimeout {

@@ -141,7 +141,11 @@ func (rn *RawNode) Tick() {
 }
 
 // Campaign makes this node start an election now (a pre-election first when
-// PreVote is on).
+// PreVote is on). The request is ignored (and logged) on a leader, on a node
+// that cannot lead (a learner, a node with committed configuration changes
+// not yet applied) and, with ReadOnlyLeaseBased, while the node's promise to
+// a leader's lease runs: for an election timeout after it heard from the
+// leader or restarted.
 func (rn *RawNode) Campaign() error {
 	return rn.raft.Step(&pb.Message{Type: pb.MsgHup})
 }

@@ -33,6 +33,9 @@ type readOnly struct {
 	rounds []readRound
 	// acked is, per peer, the highest round it acknowledged.
 	acked quorum.MapAckIndexer
+	// beats are the heartbeat rounds of a lease-based leader recent enough
+	// to keep its lease, oldest first (see lease.go).
+	beats []leaseBeat
 }
 
 // readRound is one ReadIndex request waiting for leadership confirmation.
@@ -93,18 +96,22 @@ func (r *raft) serveReadIndex(m *pb.Message) {
 		r.answerRead(m, r.raftLog.committed)
 		return
 	}
-	if r.readOnly.option == ReadOnlyLeaseBased && !r.leaseBroken {
-		// The lease (CheckQuorum) guarantees no other leader exists.
+	if r.leaseValid() {
+		// No other leader can have been elected since a quorum answered
+		// our last heartbeats, so our commit index is current.
 		r.answerRead(m, r.raftLog.committed)
 		return
 	}
-	// Safe mode, or a lease that a leader transfer broke: confirm with a
-	// heartbeat round.
+	// Safe mode, or a lease that expired or that a leader transfer broke:
+	// confirm with a heartbeat round (which renews a lease, too).
 	r.readSeq++
 	seq := r.readSeq
 	r.readOnly.rounds = append(r.readOnly.rounds, readRound{seq: seq, index: r.raftLog.committed, req: m})
 	// The leader confirms its own round at once.
 	r.readOnly.acked[r.id] = quorum.Index(seq)
+	if !r.leaseBroken {
+		r.recordBeat(seq)
+	}
 	ctx := encodeReadSeq(seq)
 	r.trk.Visit(func(id uint64, _ *progressT) {
 		if id != r.id {
@@ -116,15 +123,16 @@ func (r *raft) serveReadIndex(m *pb.Message) {
 // handleReadHeartbeatResp counts a heartbeat answer toward pending reads
 // and answers every read round a quorum has confirmed.
 func (r *raft) handleReadHeartbeatResp(m *pb.Message) {
-	if len(r.readOnly.rounds) == 0 {
-		return
-	}
 	seq, ok := decodeReadSeq(m.Context)
-	if !ok {
+	if !ok || seq > r.readSeq {
+		// No round, or one we never started.
 		return
 	}
 	if prev := r.readOnly.acked[m.From]; quorum.Index(seq) > prev {
 		r.readOnly.acked[m.From] = quorum.Index(seq)
+	}
+	if len(r.readOnly.rounds) == 0 {
+		return
 	}
 	confirmed := uint64(r.trk.Voters.CommittedIndex(r.readOnly.acked))
 	n := 0

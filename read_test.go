@@ -136,15 +136,17 @@ func TestReadIndexStaleHeartbeatResponse(t *testing.T) {
 	require.Equal(t, "new", string(c.node(1).readStates[1].RequestCtx))
 }
 
-// With ReadOnlyLeaseBased the leader trusts its lease (CheckQuorum keeps
-// followers from electing another leader while they hear from it) and
-// answers in the next Ready, without any message.
+// With ReadOnlyLeaseBased the leader trusts its lease once a quorum
+// answered one of its heartbeat rounds: it answers in the next Ready,
+// without any message.
 func TestReadIndexLeaseBased(t *testing.T) {
 	c := rnNewCluster(t, 3, func(cfg *Config) {
 		cfg.CheckQuorum = true
 		cfg.ReadOnlyOption = ReadOnlyLeaseBased
 	})
 	c.elect(1)
+	c.tick(1, 1)
+	c.stabilize()
 	commit := c.node(1).rn.BasicStatus().Commit
 	require.NoError(t, c.node(1).rn.ReadIndex([]byte("lease")))
 	c.process()

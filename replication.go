@@ -193,7 +193,7 @@ func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress, err error) bo
 
 // bcastHeartbeat sends a heartbeat to every peer.
 func (r *raft) bcastHeartbeat() {
-	ctx := r.readOnly.lastPendingRequestCtx()
+	ctx := r.nextBeatCtx()
 	r.trk.Visit(func(id uint64, _ *progress.Progress) {
 		if id != r.id {
 			r.sendHeartbeat(id, ctx)
@@ -283,14 +283,12 @@ func followerPropose(r *raft, m *pb.Message) error {
 }
 
 func followerApp(r *raft, m *pb.Message) error {
-	r.electionElapsed = 0
-	r.lead = m.From
+	r.heardFromLeader(m)
 	return r.handleAppendEntries(m)
 }
 
 func followerHeartbeat(r *raft, m *pb.Message) error {
-	r.electionElapsed = 0
-	r.lead = m.From
+	r.heardFromLeader(m)
 	return r.handleHeartbeat(m)
 }
 

@@ -10,8 +10,7 @@ import (
 )
 
 func followerSnap(r *raft, m *pb.Message) error {
-	r.electionElapsed = 0
-	r.lead = m.From
+	r.heardFromLeader(m)
 	return r.handleSnapshot(m)
 }
 

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"bytes"
 	"log/slog"
 
 	pb "github.com/tickraft/raft/raftpb"
@@ -61,18 +60,8 @@ func (r *raft) stepTerm(m *pb.Message) (handled bool, err error) {
 		// Local message, or a forwarded proposal or read.
 		return false, nil
 	case m.Term > r.Term:
-		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
-			force := bytes.Equal(m.Context, []byte(campaignTransfer))
-			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
-			if !force && inLease {
-				// Leader stickiness (thesis §4.2.3): we heard from a leader
-				// within the election timeout, so this candidate must be
-				// behind or partitioned; do not let it disrupt the cluster.
-				r.logger.Info("raft ignored a vote request: the leader's lease is valid",
-					slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-					slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
-				return true, nil
-			}
+		if (m.Type == pb.MsgVote || m.Type == pb.MsgPreVote) && r.refuseVoteForLease(m) {
+			return true, nil
 		}
 		switch {
 		case m.Type == pb.MsgPreVote:

@@ -541,11 +541,6 @@ func (s *Sim) checkReadState(n *node, rs raft.ReadState) {
 		return
 	}
 	s.logf("node %d: read%d answered with index %d (issued at step %d, commit index then %d)", n.id, id, rs.Index, req.step, req.minIndex)
-	if s.opts.ReadOnly == raft.ReadOnlyLeaseBased && !s.cfg.StrictLeaseReads {
-		// Known bug: lease-based reads can be stale (see
-		// TestKnownBugStaleLeaseReads); they are not checked.
-		return
-	}
 	if rs.Index < req.minIndex {
 		s.failf(CheckReads, "read%d on node %d answered with index %d, but index %d was known committed when it was issued at step %d",
 			id, n.id, rs.Index, req.minIndex, req.step)

@@ -101,9 +101,9 @@ After every step (each checker is a documented function in checks.go):
  6. Reads (checkReadState, checkReadsOnApply): a ReadIndex answer is at
     least the highest commit index any node knew when the read was
     issued, and once the node applied that far its state holds the last
-    write applied anywhere before the issue. Reads served from a lease are
-    not checked by default: they are known to be stale sometimes (see
-    TestKnownBugStaleLeaseReads and Config.StrictLeaseReads).
+    write applied anywhere before the issue. Reads served from a leader's
+    lease are checked the same way; TestLeaseReads runs every seed with
+    lease-based reads.
  7. Liveness (liveness): at the end, faults stop, the network heals and
     every node restarts; within 30 election timeouts a leader must be
     elected and a new proposal applied by every voter.

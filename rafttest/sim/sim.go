@@ -33,11 +33,6 @@ type Config struct {
 	// configuration; failure reports print it. The default names
 	// TestReplay.
 	Replay func(seed uint64) string
-	// StrictLeaseReads checks reads answered from a leader's lease
-	// (ReadOnlyLeaseBased) for linearizability too. They are known to be
-	// stale sometimes (see TestKnownBugStaleLeaseReads), so by default
-	// only ReadOnlySafe reads are checked.
-	StrictLeaseReads bool
 }
 
 // DefaultTraceLen is the length of the trace printed with a failure.

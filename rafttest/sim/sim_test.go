@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tickraft/raft"
 )
 
 var (
@@ -75,11 +77,30 @@ func runSeeds(first uint64, n int, mk func(seed uint64) Config) []Result {
 // TestSimulation runs many seeds and reports every failing one, with a
 // trace and the command that replays it.
 func TestSimulation(t *testing.T) {
-	n := seedCount()
-	start := time.Now()
-	results := runSeeds(*flagFirst, n, func(seed uint64) Config {
+	simulate(t, func(seed uint64) Config {
 		return Config{Seed: seed, Steps: *flagSteps, TraceLen: *flagTrace}
 	})
+}
+
+// TestLeaseReads runs seeds with lease-based reads (ReadOnlyLeaseBased, so
+// CheckQuorum too) on every one, whatever the seed would pick, and checks
+// every read served from a lease like any other.
+func TestLeaseReads(t *testing.T) {
+	simulate(t, func(seed uint64) Config {
+		return Config{Seed: seed, Steps: *flagSteps, TraceLen: *flagTrace, Tweak: func(o *Options) {
+			o.CheckQuorum, o.ReadOnly = true, raft.ReadOnlyLeaseBased
+		}, Replay: func(seed uint64) string {
+			return fmt.Sprintf("go test ./rafttest/sim/ -run TestLeaseReads -sim.first=%d -sim.seeds=1 -sim.steps=%d", seed, *flagSteps)
+		}}
+	})
+}
+
+// simulate runs seedCount seeds of the configurations mk makes and reports
+// every failing one.
+func simulate(t *testing.T, mk func(seed uint64) Config) {
+	n := seedCount()
+	start := time.Now()
+	results := runSeeds(*flagFirst, n, mk)
 	var total Stats
 	var failed []Result
 	for _, r := range results {
