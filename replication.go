@@ -440,9 +440,6 @@ func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 		next, _ = r.raftLog.findConflictByTerm(m.RejectHint, m.LogTerm)
 	}
 	if pr.MaybeDecrTo(m.Index, next) {
-		if pr.State == progress.StateReplicate {
-			pr.BecomeProbe()
-		}
 		r.sendAppend(m.From)
 	}
 	return nil

@@ -303,6 +303,42 @@ func TestSec53LeaderBacksUpOnRejection(t *testing.T) {
 	require.Equal(t, uint64(2), retry[0].Index)
 }
 
+// A rejection that was sent before the follower acknowledged Match hints
+// below Match: a follower holding the entries up to Match would hint at
+// Match or above. Such a rejection, delivered late, must not send the
+// replication window again; a fresh one that hints above Match moves Next
+// to the hint, not all the way back to Match+1.
+func TestSec53LeaderIgnoresRejectionsOlderThanMatch(t *testing.T) {
+	st := rpStorage(t, 3, &pb.HardState{Term: 1}, rpLog(1, 1, 1))
+	r, _ := rpNewLeader(t, 3, st, nil)
+	// Follower 2 has everything: it acknowledges 4, and goes to Replicate.
+	require.NoError(t, r.Step(&pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgAppResp, Index: 4}))
+	for i := range 6 {
+		require.True(t, r.appendEntry(&pb.Entry{Data: []byte{byte(i)}}))
+	}
+	readMessages(t, r)
+	pr := r.trk.Progress[2]
+	require.Equal(t, progress.StateReplicate, pr.State)
+	require.Equal(t, uint64(4), pr.Match)
+	require.Equal(t, uint64(11), pr.Next)
+
+	// A late rejection of prev 8 from before the follower had index 4.
+	stale := &pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgAppResp, Index: 8, Reject: true, RejectHint: 3, LogTerm: 1}
+	require.NoError(t, r.Step(stale))
+	require.Equal(t, progress.StateReplicate, pr.State)
+	require.Equal(t, uint64(11), pr.Next)
+	require.Empty(t, rpTo(readMessages(t, r), 2, pb.MsgApp))
+
+	// A fresh one: the follower's log ends at 6 (appends 7.. were lost).
+	fresh := &pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgAppResp, Index: 8, Reject: true, RejectHint: 6, LogTerm: 2}
+	require.NoError(t, r.Step(fresh))
+	require.Equal(t, progress.StateProbe, pr.State)
+	require.Equal(t, uint64(7), pr.Next)
+	probe := rpTo(readMessages(t, r), 2, pb.MsgApp)
+	require.Len(t, probe, 1)
+	require.Equal(t, uint64(6), probe[0].Index)
+}
+
 // ---------------------------------------------------------------------------
 // §5.3 Log replication: the follower side.
 

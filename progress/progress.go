@@ -248,9 +248,19 @@ func (pr *Progress) MaybeUpdate(n uint64) bool {
 // index, or the highest index whose term fits). It returns false, changing
 // nothing, if the rejection is stale.
 //
-// In StateReplicate the rejection is stale if rejected <= Match (the peer
-// has since acknowledged that index). Otherwise Next falls back to Match+1
-// and the core is expected to call BecomeProbe.
+// A rejection with matchHint < Match is stale in every state: a peer that
+// holds the entries up to Match (which it acknowledged, so they are durable
+// and match the leader's) hints at Match or above, because its entry at
+// Match has a term no higher than the leader's at any later index. Such a
+// rejection was sent before that acknowledgement; acting on it would only
+// resend entries the peer has, and a backlog of them, as a network that
+// delays and reorders messages builds up, would resend the whole window
+// once per rejection.
+//
+// In StateReplicate the rejection is also stale if rejected <= Match (the
+// peer has since acknowledged that index). Otherwise the peer moves to
+// StateProbe (the window is forgotten) with Next at
+// max(min(rejected, matchHint+1), Match+1): the next probe checks the hint.
 //
 // In StateProbe only a rejection of the current probe counts: it is stale
 // unless rejected == Next-1. Then Next becomes
@@ -266,21 +276,24 @@ func (pr *Progress) MaybeUpdate(n uint64) bool {
 //
 // Postcondition: Match < Next.
 func (pr *Progress) MaybeDecrTo(rejected, matchHint uint64) bool {
+	if matchHint < pr.Match {
+		return false
+	}
 	switch pr.State {
 	case StateReplicate:
 		if rejected <= pr.Match {
 			return false
 		}
-		pr.Next = pr.Match + 1
+		pr.BecomeProbe()
 	case StateProbe:
 		if rejected != pr.Next-1 {
 			return false
 		}
-		pr.Next = max(min(rejected, matchHint+1), pr.Match+1)
 		pr.MsgAppFlowPaused = false
 	default:
 		return false
 	}
+	pr.Next = max(min(rejected, matchHint+1), pr.Match+1)
 	pr.sentCommit = min(pr.sentCommit, pr.Next-1)
 	return true
 }

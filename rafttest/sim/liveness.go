@@ -10,10 +10,17 @@ import (
 // livenessTimeouts bounds the liveness phase, in election timeouts.
 const livenessTimeouts = 30
 
-// maxDrain bounds the messages delivered between two ticks of the liveness
-// phase: nodes that keep answering each other without time passing are
-// stuck in a loop.
-const maxDrain = 100000
+// minDrain and drainPerBacklog bound the messages delivered between two
+// ticks of the liveness phase: nodes that keep answering each other without
+// time passing are stuck in a loop. The bound grows with the messages still
+// in flight when the network heals: a long run can leave tens of thousands,
+// each of which may draw an answer, and a stale rejection that looks fresh
+// sends the follower's window again (MaxInflightMsgs appends), so draining
+// a backlog costs a few times its size.
+const (
+	minDrain        = 100000
+	drainPerBacklog = 20
+)
 
 // liveness ends a run and checks that the cluster recovers: faults stop,
 // the network heals, every node that is down restarts, and from then on
@@ -22,7 +29,8 @@ const maxDrain = 100000
 // elected and a new proposal must be applied by every voter of the latest
 // configuration. A proposal that a leader change loses is proposed again.
 func (s *Sim) liveness() {
-	s.logf("LIVENESS: faults stop, the network heals, every node restarts")
+	s.logf("LIVENESS: faults stop, the network heals, every node restarts (%d messages in flight)", len(s.net))
+	s.maxDrain = max(minDrain, drainPerBacklog*len(s.net))
 	s.faultsOff = true
 	s.heal()
 	for _, id := range s.ids {
@@ -89,7 +97,7 @@ func (s *Sim) drain() {
 			batch := s.net
 			s.net = nil
 			for _, env := range batch {
-				if delivered++; delivered > maxDrain {
+				if delivered++; delivered > s.maxDrain {
 					s.failf(CheckLiveness, "%d messages delivered within one tick and the network is still not quiet: a message storm",
 						delivered)
 					return

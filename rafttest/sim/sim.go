@@ -158,6 +158,8 @@ type Sim struct {
 	// faultsOff is set for the liveness phase: no more faults, injected
 	// bugs included.
 	faultsOff bool
+	// maxDrain is the liveness phase's bound on deliveries between ticks.
+	maxDrain int
 
 	nextPayload, nextRead uint64
 
