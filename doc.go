@@ -126,6 +126,13 @@ Learners receive the log but do not vote in elections or count toward
 commits; they never campaign, but they answer vote requests (they may not
 know yet that they were promoted).
 
+A node added to the cluster starts with an empty log and catches up from
+the leader's log or, if the entries it needs were compacted, from the
+storage's snapshot. A snapshot taken before the node joined does not list
+it, and the node would refuse it, so the leader holds it back (and logs
+that it does) until the application takes a newer one: an application that
+compacts its log should snapshot after applying a configuration change.
+
 # Failures
 
 Invalid input is an error, never a crash: NewRawNode validates its Config,

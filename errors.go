@@ -27,8 +27,10 @@ var ErrConfChangeRejected = errors.New("raft: configuration change rejected")
 
 // ErrInvalidMessage wraps the description of a message that is inconsistent
 // with the node's state (a commit index beyond the log, an append that would
-// overwrite committed entries, an empty proposal). The message was dropped
-// and the node's state is unchanged.
+// overwrite committed entries, an empty proposal, a nil entry, a storage
+// response for work the node never handed out). The message was dropped.
+// Its only effect may have been a move to a higher term it carried, which
+// Raft makes on every message before looking at its content.
 var ErrInvalidMessage = errors.New("raft: invalid message")
 
 // ErrStorageFailed wraps the error of a Storage call that failed with

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -304,4 +305,38 @@ func TestConfChangeNil(t *testing.T) {
 	_, err := rn.ApplyConfChange(nil)
 	require.ErrorIs(t, err, ErrConfChangeRejected)
 	require.True(t, strings.Contains(rn.Status().Config.String(), "voters=(1 2 3)"))
+}
+
+// Messages an application forges or corrupts, storage responses included,
+// are refused with ErrInvalidMessage: none may panic or move the node's
+// applied or persisted state.
+func TestStepForgedMessagesAreInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    *pb.Message
+	}{
+		{"snapshot never handed out", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread,
+			Snapshot: &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: 1000, Term: 5}}}},
+		{"apply beyond the applying index", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread,
+			Entries: []*pb.Entry{{Index: 1000, Term: 5}}}},
+		{"nil entry in an apply response", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread,
+			Entries: []*pb.Entry{nil}}},
+		{"nil entry in an append response", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread,
+			Entries: []*pb.Entry{nil}}},
+		{"nil entry in an append", &pb.Message{Type: pb.MsgApp, From: 2, Term: 1, Entries: []*pb.Entry{nil}}},
+		{"nil entry in a proposal", &pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{nil}}},
+		{"nil entry in a read", &pb.Message{Type: pb.MsgReadIndex, Entries: []*pb.Entry{nil}}},
+	} {
+		for _, async := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/async=%v", tc.name, async), func(t *testing.T) {
+				rn, _ := rnSingle(t, func(c *Config) { c.AsyncStorageWrites = async })
+				before := rn.BasicStatus()
+				err := rn.Step(tc.m)
+				require.ErrorIs(t, err, ErrInvalidMessage)
+				after := rn.BasicStatus()
+				require.Equal(t, before.Applied, after.Applied)
+				require.Equal(t, before.Commit, after.Commit)
+			})
+		}
+	}
 }

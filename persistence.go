@@ -8,6 +8,12 @@ import (
 // snapshot durable: in asynchronous mode the application steps it back from
 // the MsgStorageAppend's responses.
 func (r *raft) handleStorageAppendResp(m *pb.Message) error {
+	if snap := m.Snapshot; snap != nil && snap.Metadata != nil && snap.Metadata.Index > r.raftLog.committed {
+		// Restoring a snapshot commits up to its index, so one handed out
+		// by this node is never beyond the commit index.
+		return r.invalid(m, "snapshot at index %d beyond the commit index %d: not one this node handed out",
+			snap.Metadata.Index, r.raftLog.committed)
+	}
 	r.onPersisted(m.Term, entryID{term: m.LogTerm, index: m.Index}, m.Snapshot)
 	return nil
 }

@@ -200,7 +200,9 @@ func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
 }
 
 // Step hands the node a message received from a peer, or a storage
-// response in AsyncStorageWrites mode.
+// response in AsyncStorageWrites mode. The node may keep m and its entries
+// (an append's entries join the log): do not modify or reuse them after the
+// call, and step a message once.
 func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return fmt.Errorf("%w: nil message", ErrInvalidMessage)
@@ -226,6 +228,11 @@ func (rn *RawNode) Step(m *pb.Message) error {
 		// The state machine takes a message without a term for a local
 		// one; a peer's message of this type always carries its term.
 		return rn.raft.invalid(m, "a %s must carry a term", m.Type)
+	}
+	for _, e := range m.Entries {
+		if e == nil {
+			return rn.raft.invalid(m, "a nil entry")
+		}
 	}
 	if m.Term > maxTerm && m.From != rn.raft.id {
 		// (Our own vote may be beyond it: a campaign adds one.)
