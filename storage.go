@@ -356,10 +356,10 @@ func limitEntriesSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 	if len(ents) == 0 {
 		return ents[:0:0]
 	}
-	size := uint64(proto.Size(ents[0]))
+	size := entrySize(ents[0])
 	n := 1
 	for ; n < len(ents); n++ {
-		size += uint64(proto.Size(ents[n]))
+		size += entrySize(ents[n])
 		if size > maxSize {
 			break
 		}
