@@ -81,6 +81,11 @@ type MemoryStorage struct {
 	// behind ents is never rewritten below len(ents) once slices of it have
 	// been handed out; truncation and compaction build a new array.
 	ents []*pb.Entry
+	// compactedLen is the length ents had before the latest Compact. An
+	// application that compacts periodically lets the log grow back to
+	// about that length before compacting again, so Append grows the array
+	// straight to it rather than in the many small steps of append.
+	compactedLen int
 }
 
 var _ Storage = (*MemoryStorage)(nil)
@@ -293,6 +298,7 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 	// Copy into a fresh array so the discarded entries can be collected.
 	ents := make([]*pb.Entry, 1, uint64(len(ms.ents))-k)
 	ents[0] = &pb.Entry{Index: ms.ents[k].GetIndex(), Term: ms.ents[k].GetTerm()}
+	ms.compactedLen = len(ms.ents)
 	ms.ents = append(ents, ms.ents[k+1:]...)
 	return nil
 }
@@ -335,6 +341,14 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 	case pos == n:
 		// Writing into spare capacity is safe: no slice handed out by
 		// Entries reaches past len(ms.ents).
+		if need := len(ms.ents) + len(entries); need > cap(ms.ents) {
+			// Double (append grows large arrays by only a quarter,
+			// copying the whole log each time), and go straight to the
+			// length the log had when last compacted.
+			grown := make([]*pb.Entry, len(ms.ents), max(2*need, ms.compactedLen))
+			copy(grown, ms.ents)
+			ms.ents = grown
+		}
 		ms.ents = append(ms.ents, entries...)
 	case pos < n:
 		// Replace a suffix. Slices of the old array may be held by
@@ -356,10 +370,10 @@ func limitEntriesSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 	if len(ents) == 0 {
 		return ents[:0:0]
 	}
-	size := uint64(proto.Size(ents[0]))
+	size := entrySize(ents[0])
 	n := 1
 	for ; n < len(ents); n++ {
-		size += uint64(proto.Size(ents[n]))
+		size += entrySize(ents[n])
 		if size > maxSize {
 			break
 		}

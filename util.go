@@ -5,7 +5,6 @@ import (
 	"math"
 
 	pb "github.com/tickraft/raft/raftpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // noLimit is the size limit that never cuts anything: pass it as a maxSize to
@@ -21,10 +20,11 @@ func panicInvariant(name, format string, args ...any) {
 	panic(fmt.Sprintf("raft: invariant %q violated: %s", name, fmt.Sprintf(format, args...)))
 }
 
-// entrySize is the encoded size of e in bytes, the measure used for message
-// and storage page limits.
+// entrySize is the encoded size of e in bytes (proto.Size(e), computed
+// without reflection by sizeEntry), the measure used for message and
+// storage page limits.
 func entrySize(e *pb.Entry) uint64 {
-	return uint64(proto.Size(e))
+	return uint64(sizeEntry(e))
 }
 
 // entsSize is the total encoded size of ents in bytes.

@@ -78,6 +78,9 @@ type Cluster struct {
 	clientsMu  sync.Mutex
 	nextClient int
 
+	// epoch counts the retry sweeps (see sweep).
+	epoch atomic.Uint64
+
 	failed atomic.Bool
 	errMu  sync.Mutex
 	err    error
@@ -91,11 +94,13 @@ type Cluster struct {
 type waiter struct {
 	// want is the ID of the request the client waits for, 0 when none.
 	want atomic.Uint64
+	// since is the sweep epoch in which the client last proposed want.
+	since atomic.Uint64
 	// ch receives true when the put was applied on the leader, false when
 	// its proposal was dropped. It has room for one value; only the
 	// goroutine that swaps want to 0 sends.
 	ch chan bool
-	_  [48]byte // keep slots on separate cache lines
+	_  [40]byte // keep slots on separate cache lines
 }
 
 // clusterNode is a node of a Cluster: its replica and its inbound queue.
@@ -171,6 +176,8 @@ func StartCluster(impl Impl, opts Options) (*Cluster, error) {
 		c.wg.Add(1)
 		go n.run()
 	}
+	c.wg.Add(1)
+	go c.sweep()
 	return c, nil
 }
 
@@ -318,6 +325,36 @@ func (c *Cluster) wake(id uint64, applied bool) {
 	}
 }
 
+// retrySweeps is the number of sweeps per Options.RetryAfter.
+const retrySweeps = 4
+
+// sweep is the clients' retry timer, one for all of them: every
+// RetryAfter/retrySweeps it wakes, as if its proposal had been dropped, each
+// client whose put has waited for RetryAfter (at most RetryAfter/retrySweeps
+// more), so that it proposes the put again. A timer per put would cost
+// every put a timer reset and stop and a two-way select, for a retry that
+// only a leader change makes happen.
+func (c *Cluster) sweep() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.opts.RetryAfter / retrySweeps)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		e := c.epoch.Add(1)
+		for i := range c.waiters {
+			w := &c.waiters[i]
+			id := w.want.Load()
+			if id != 0 && e-w.since.Load() > retrySweeps && w.want.CompareAndSwap(id, 0) {
+				w.ch <- false
+			}
+		}
+	}
+}
+
 // run is the node's loop. It wakes on a tick, an inbound message or a
 // proposal, takes everything queued so the work is batched into one Ready,
 // and handles Readies until there is none.
@@ -426,11 +463,10 @@ func (n *clusterNode) onSoftState(_ uint64, leader bool) {
 // Client issues puts to a cluster, one at a time. Each concurrent client
 // goroutine needs its own.
 type Client struct {
-	c     *Cluster
-	slot  int
-	seq   uint64
-	w     *waiter
-	timer *time.Timer
+	c    *Cluster
+	slot int
+	seq  uint64
+	w    *waiter
 }
 
 // NewClient returns a new client of the cluster.
@@ -442,22 +478,18 @@ func (c *Cluster) NewClient() (*Client, error) {
 	}
 	slot := c.nextClient
 	c.nextClient++
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &Client{c: c, slot: slot, w: &c.waiters[slot], timer: t}, nil
+	return &Client{c: c, slot: slot, w: &c.waiters[slot]}, nil
 }
 
 // Put proposes a put of key and value to the leader and returns once it is
 // applied there. It retries a put whose proposal was dropped or not applied
-// within Options.RetryAfter.
+// within Options.RetryAfter (give or take a quarter, see sweep).
 func (cl *Client) Put(key, value []byte) error {
 	cl.seq++
 	id := requestID(cl.slot, cl.seq)
 	data := EncodePut(id, key, value)
-	cl.w.want.Store(id)
 	for {
 		if err := cl.c.Err(); err != nil {
-			cl.w.want.Store(0)
 			return err
 		}
 		lead := cl.c.leader.Load()
@@ -465,17 +497,18 @@ func (cl *Client) Put(key, value []byte) error {
 			time.Sleep(time.Millisecond)
 			continue
 		}
+		// since before want: the sweeper must not see the new want
+		// with the old since.
+		cl.w.since.Store(cl.c.epoch.Load())
+		cl.w.want.Store(id)
 		cl.c.nodes[lead-1].propose(data)
-		cl.timer.Reset(cl.c.opts.RetryAfter)
-		select {
-		case applied := <-cl.w.ch:
-			cl.timer.Stop()
-			if applied {
-				return nil
-			}
-			cl.w.want.Store(id) // dropped: propose it again
-		case <-cl.timer.C:
+		// Only the goroutine that swaps want from id to 0 sends: the
+		// leader that applied the put (true), a node that dropped the
+		// proposal or the retry sweeper (false). Either way want is 0
+		// again when the value arrives.
+		if <-cl.w.ch {
+			return nil
 		}
-		cl.c.retries.Add(1)
+		cl.c.retries.Add(1) // dropped or timed out: propose it again
 	}
 }

@@ -182,3 +182,50 @@ func TestSingleApplies(t *testing.T) {
 		})
 	}
 }
+
+// losing wraps an implementation so that its nodes accept every other
+// proposal without proposing it: a proposal lost without a trace, which
+// only the client's retry recovers.
+type losing struct{ driver.Impl }
+
+func (l losing) NewNode(cfg driver.Config) (driver.Node, error) {
+	n, err := l.Impl.NewNode(cfg)
+	return &losingNode{Node: n}, err
+}
+
+type losingNode struct {
+	driver.Node
+	n int
+}
+
+func (n *losingNode) Propose(data []byte) error {
+	n.n++
+	if n.n%2 == 1 {
+		return nil
+	}
+	return n.Node.Propose(data)
+}
+
+func TestClusterRetriesLostProposals(t *testing.T) {
+	const puts = 6
+	const retryAfter = 40 * time.Millisecond
+	for _, impl := range impls {
+		t.Run(impl.Name(), func(t *testing.T) {
+			c := startCluster(t, losing{impl}, driver.Options{RetryAfter: retryAfter})
+			start := time.Now()
+			putAll(t, c, puts, 1)
+			elapsed := time.Since(start)
+			st := c.Stats()
+			if st.Retries != puts {
+				t.Errorf("%d retries, want %d: each put's first proposal is lost", st.Retries, puts)
+			}
+			if elapsed < puts*retryAfter {
+				t.Errorf("%d puts took %v, want at least %v: a lost put is retried after RetryAfter", puts, elapsed, puts*retryAfter)
+			}
+			c.Stop()
+			if got := len(c.KV(0)); got != puts {
+				t.Errorf("node 1 holds %d keys, want %d", got, puts)
+			}
+		})
+	}
+}
