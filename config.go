@@ -121,6 +121,15 @@ type Config struct {
 	// StepDownOnRemoval makes a leader step down when a configuration change
 	// that removes it (or demotes it to learner) is applied.
 	StepDownOnRemoval bool
+	// EagerCommitPropagation makes the leader tell followers that already
+	// have every entry about a new commit index at once, with an append of
+	// its own: one more message, and one more Ready on the follower, per
+	// follower and commit. By default the new commit index travels with the
+	// next append that carries entries, or with the next heartbeat, so an
+	// idle follower applies up to a heartbeat interval later. A follower's
+	// ReadIndex answer and a leader transfer carry the commit index at once
+	// either way.
+	EagerCommitPropagation bool
 
 	// Seed seeds the source of randomized election timeouts when Rand is nil.
 	// Two nodes with the same Config, Seed included, behave identically.

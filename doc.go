@@ -56,6 +56,14 @@ appends with one cumulative acknowledgement. An application gets the most
 out of this by stepping everything it has queued (messages, proposals,
 ticks) before it asks for the next Ready.
 
+A new commit index alone does not make the leader send anything: it goes
+to the followers with the next append that carries entries, or with the
+next heartbeat when the cluster is idle, so a follower applies up to a
+heartbeat interval after the leader. (A follower's ReadIndex answer and a
+leader transfer carry it at once.) Config.EagerCommitPropagation sends it
+at once instead, at the cost of a message, a Ready and an answer per
+follower and commit.
+
 # The persistence contract
 
 A node's answers promise durability: a vote promises the voter will not vote

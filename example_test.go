@@ -146,6 +146,11 @@ func ExampleRawNode_threeNodes() {
 	rnMust(nodes[1].node.Propose([]byte("x=1")))
 	rnMust(nodes[3].node.Propose([]byte("y=2"))) // forwarded to the leader
 	settle()
+	// The followers learn that the writes committed with the next append
+	// or, the cluster being idle, the next heartbeat: one tick of the
+	// leader (HeartbeatTick is 1).
+	nodes[1].node.Tick()
+	settle()
 	for id := uint64(1); id <= 3; id++ {
 		fmt.Printf("node %d: x=%s y=%s\n", id, nodes[id].kv["x"], nodes[id].kv["y"])
 	}

@@ -31,16 +31,19 @@ func ids(n int) []uint64 {
 	return out
 }
 
-// testConfig returns a valid configuration for node id on st.
+// testConfig returns a valid configuration for node id on st. It sends
+// commit indexes eagerly, so that tests of other rules see followers commit
+// as soon as the leader does; commit_test.go covers the default.
 func testConfig(id uint64, election, heartbeat int, st Storage) *Config {
 	c := (&Config{
-		ID:              id,
-		ElectionTick:    election,
-		HeartbeatTick:   heartbeat,
-		Storage:         st,
-		MaxSizePerMsg:   noLimit,
-		MaxInflightMsgs: 256,
-		Seed:            uint64(id),
+		ID:                     id,
+		ElectionTick:           election,
+		HeartbeatTick:          heartbeat,
+		Storage:                st,
+		MaxSizePerMsg:          noLimit,
+		MaxInflightMsgs:        256,
+		Seed:                   uint64(id),
+		EagerCommitPropagation: true,
 	}).WithDefaults()
 	return &c
 }

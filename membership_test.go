@@ -85,6 +85,9 @@ func (c *mbCluster) mbConfig(id uint64, st Storage) *Config {
 		Storage:         st,
 		MaxInflightMsgs: 256,
 		Seed:            id,
+		// Followers commit (and apply configuration changes) as soon as
+		// the leader does; commit_test.go covers the default.
+		EagerCommitPropagation: true,
 	}
 	if c.adjust != nil {
 		c.adjust(cfg)

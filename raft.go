@@ -147,6 +147,9 @@ type raft struct {
 	randomizedElectionTimeout int
 	disableProposalForwarding bool
 	stepDownOnRemoval         bool
+	// eagerCommit sends a new commit index to up-to-date followers at once
+	// (Config.EagerCommitPropagation).
+	eagerCommit bool
 
 	tick func()
 	// handlers are the per-message handlers of the current role.
@@ -198,6 +201,7 @@ func newRaft(c *Config) (*raft, error) {
 		disableProposalForwarding:   c.DisableProposalForwarding,
 		disableConfChangeValidation: c.DisableConfChangeValidation,
 		stepDownOnRemoval:           c.StepDownOnRemoval,
+		eagerCommit:                 c.EagerCommitPropagation,
 	}
 	cfg, prs, err := confchange.Restore(confchange.Changer{
 		Tracker:   r.trk,

@@ -62,8 +62,9 @@ type rnOptions struct {
 	learners []uint64
 }
 
-// rnNewCluster bootstraps n voters 1..n with ElectionTick 10 and
-// HeartbeatTick 1, and handles the bootstrap Readys.
+// rnNewCluster bootstraps n voters 1..n with ElectionTick 10,
+// HeartbeatTick 1 and EagerCommitPropagation, and handles the bootstrap
+// Readys.
 func rnNewCluster(t testing.TB, n int, adjust func(*Config)) *rnCluster {
 	t.Helper()
 	return rnNewClusterWith(t, n, rnOptions{adjust: adjust})
@@ -89,7 +90,9 @@ func rnNewClusterWith(t testing.TB, n int, o rnOptions) *rnCluster {
 		if o.wrap != nil {
 			st = o.wrap(id, ms)
 		}
-		cfg := &Config{ID: id, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: 1}
+		// Eager commit propagation: followers commit as soon as the leader
+		// does, which most tests assume (commit_test.go covers the default).
+		cfg := &Config{ID: id, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: 1, EagerCommitPropagation: true}
 		if o.adjust != nil {
 			o.adjust(cfg)
 		}

@@ -156,6 +156,9 @@ func (r *raft) answerRead(req *pb.Message, index uint64) {
 		r.readStates = append(r.readStates, ReadState{Index: index, RequestCtx: req.Entries[0].Data})
 		return
 	}
+	// The follower applies up to index before it reads: let it know the
+	// commit index now rather than with the next heartbeat.
+	r.sendCommit(req.From)
 	r.send(&pb.Message{To: req.From, Type: pb.MsgReadIndexResp, Index: index, Entries: req.Entries})
 }
 

@@ -71,9 +71,15 @@ func (r *raft) owesAppend(pr *progress.Progress) bool {
 
 // flushAppends sends what the leader owes its peers since the last Ready:
 // the entries appended since (as many messages as the flow control allows)
-// and, to peers that have everything, the new commit index. Proposals and
-// acknowledgements only mark this as pending, so that everything stepped
-// between two Readys goes out in as few messages as possible.
+// and, with eagerCommit, the new commit index to peers that have
+// everything. Proposals and acknowledgements only mark this as pending, so
+// that everything stepped between two Readys goes out in as few messages as
+// possible.
+//
+// Without eagerCommit a commit index alone waits for the next append or
+// heartbeat: under load the next proposal's append carries it, and when
+// idle a heartbeat does. An update of its own would cost each follower a
+// message, a Ready and an answer for every commit.
 func (r *raft) flushAppends() {
 	if !r.bcastPending {
 		return
@@ -87,7 +93,7 @@ func (r *raft) flushAppends() {
 		if id == r.id {
 			return
 		}
-		if !r.maybeSendAppend(id, pr.CanBumpCommit(commit)) {
+		if !r.maybeSendAppend(id, r.eagerCommit && pr.CanBumpCommit(commit)) {
 			return
 		}
 		for pr.State == progress.StateReplicate && r.maybeSendAppend(id, false) {
@@ -103,6 +109,14 @@ func (r *raft) bcastAppend() {
 			r.maybeSendAppend(id, true)
 		}
 	})
+}
+
+// sendCommit sends a peer the commit index now, with an empty append, if
+// it lags and its flow allows: for the reads and transfers that need it.
+func (r *raft) sendCommit(to uint64) {
+	if pr := r.trk.Progress[to]; pr != nil && pr.CanBumpCommit(r.raftLog.committed) {
+		r.maybeSendAppend(to, true)
+	}
 }
 
 // sendAppend sends an append to a peer, even an empty one for the commit

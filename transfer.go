@@ -48,6 +48,7 @@ func (r *raft) sendTimeoutNow(to uint64) {
 	// Appends owed (the commit index above all) leave first, so the
 	// transferee campaigns knowing what is committed.
 	r.flushAppends()
+	r.sendCommit(to)
 	r.send(&pb.Message{To: to, Type: pb.MsgTimeoutNow})
 	// The transferee's election overrides the followers' leader lease, so
 	// from now on this leader cannot rely on it: a new leader may exist

@@ -27,9 +27,9 @@ func (env *InteractionEnv) handleAddNodes(t *testing.T, d *datadriven.TestData) 
 		"async-storage-writes", "max-inflight-msgs", "max-inflight-bytes", "max-size-per-msg",
 		"max-committed-size-per-ready", "max-uncommitted-size", "step-down-on-removal",
 		"disable-conf-change-validation", "disable-proposal-forwarding", "seed", "election-tick",
-		"heartbeat-tick")
+		"heartbeat-tick", "lazy-commit")
 	pos := positional(d, "bootstrap", "prevote", "checkquorum", "async-storage-writes", "step-down-on-removal",
-		"disable-conf-change-validation", "disable-proposal-forwarding")
+		"disable-conf-change-validation", "disable-proposal-forwarding", "lazy-commit")
 	if len(pos) != 1 {
 		d.Fatalf(t, "add-nodes takes the number of nodes, then options")
 	}
@@ -58,6 +58,7 @@ func (env *InteractionEnv) handleAddNodes(t *testing.T, d *datadriven.TestData) 
 		DisableProposalForwarding:   boolArg(t, d, "disable-proposal-forwarding"),
 		ElectionTick:                int(uintArg(t, d, "election-tick", 0)),
 		HeartbeatTick:               int(uintArg(t, d, "heartbeat-tick", 0)),
+		EagerCommitPropagation:      !boolArg(t, d, "lazy-commit"),
 	}
 	if d.HasArg("read-only") {
 		var mode string
