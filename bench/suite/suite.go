@@ -93,6 +93,12 @@ type Options struct {
 	// Start and Stop, if set, are called right before and right after the
 	// measured part (testing.B's ResetTimer and StopTimer).
 	Start, Stop func()
+	// HeapWindow, if not 0, splits the measured part into windows of this
+	// length and records the peak live heap of each (Result.HeapPeaks), to
+	// show whether memory stays bounded over a long run. OnHeapWindow, if
+	// set, is called at the end of each window.
+	HeapWindow   time.Duration
+	OnHeapWindow func(end time.Duration, peak uint64)
 }
 
 // Result is the outcome of one run.
@@ -118,6 +124,9 @@ type Result struct {
 	// PeakHeapBytes is the largest live heap (runtime/metrics
 	// /memory/classes/heap/objects:bytes) sampled every 10ms.
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	// HeapPeaks are the peak live heaps of successive windows of
+	// Options.HeapWindow (the last one may be shorter).
+	HeapPeaks []uint64 `json:"heap_peaks,omitempty"`
 
 	// Counters over the measured part. More than 0 leader changes,
 	// retries or snapshots mean the run was disturbed.
@@ -200,7 +209,7 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	st0 := stats()
-	sampler := startHeapSampler(10 * time.Millisecond)
+	sampler := startHeapSampler(10*time.Millisecond, opts.HeapWindow, opts.OnHeapWindow)
 	if opts.Start != nil {
 		opts.Start()
 	}
@@ -210,7 +219,7 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	if opts.Stop != nil {
 		opts.Stop()
 	}
-	peak := sampler.stop()
+	peak, windows := sampler.stop()
 	runtime.ReadMemStats(&after)
 	st1 := stats()
 	if err != nil {
@@ -232,6 +241,7 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	res.BytesPerOp = float64(after.TotalAlloc-before.TotalAlloc) / n
 	res.MsgsPerOp = float64(st1.Messages-st0.Messages) / n
 	res.PeakHeapBytes = peak
+	res.HeapPeaks = windows
 	res.LeaderChanges = st1.LeaderChanges - st0.LeaderChanges
 	res.Retries = st1.Retries - st0.Retries
 	res.Snapshots = st1.Snapshots - st0.Snapshots
@@ -296,13 +306,15 @@ func runPhase(putters []putter, values [][]byte, h *hist.Hist, ops int, d time.D
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
 // heapSampler records the peak live heap, read every interval from
-// runtime/metrics (which, unlike ReadMemStats, does not stop the world).
+// runtime/metrics (which, unlike ReadMemStats, does not stop the world),
+// overall and per window when window is not 0.
 type heapSampler struct {
-	done chan struct{}
-	peak chan uint64
+	done    chan struct{}
+	peak    chan uint64
+	windows []uint64 // written by the sampling goroutine, read after peak
 }
 
-func startHeapSampler(every time.Duration) *heapSampler {
+func startHeapSampler(every, window time.Duration, onWindow func(time.Duration, uint64)) *heapSampler {
 	s := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
 	go func() {
 		sample := []metrics.Sample{{Name: heapMetric}}
@@ -313,15 +325,33 @@ func startHeapSampler(every time.Duration) *heapSampler {
 			}
 			return sample[0].Value.Uint64()
 		}
+		start := time.Now()
 		peak := read()
+		windowPeak, windowEnd := peak, window
+		closeWindow := func() {
+			s.windows = append(s.windows, windowPeak)
+			if onWindow != nil {
+				onWindow(time.Since(start).Round(time.Second), windowPeak)
+			}
+			windowPeak, windowEnd = 0, windowEnd+window
+		}
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-t.C:
-				peak = max(peak, read())
+				v := read()
+				peak, windowPeak = max(peak, v), max(windowPeak, v)
+				if window > 0 && time.Since(start) >= windowEnd {
+					closeWindow()
+				}
 			case <-s.done:
-				s.peak <- max(peak, read())
+				v := read()
+				peak, windowPeak = max(peak, v), max(windowPeak, v)
+				if window > 0 && windowPeak > 0 {
+					closeWindow()
+				}
+				s.peak <- peak
 				return
 			}
 		}
@@ -329,7 +359,8 @@ func startHeapSampler(every time.Duration) *heapSampler {
 	return s
 }
 
-func (s *heapSampler) stop() uint64 {
+func (s *heapSampler) stop() (peak uint64, windows []uint64) {
 	close(s.done)
-	return <-s.peak
+	peak = <-s.peak
+	return peak, s.windows
 }

@@ -18,6 +18,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -55,15 +56,17 @@ func main() {
 		workloads = flag.String("workloads", "", "run only the workloads whose names match this regular expression")
 		jsonFile  = flag.String("json", "", "write every run's results to this file")
 		nodes     = flag.Int("nodes", driver.DefaultNodes, "voters per cluster")
+		implsRE   = flag.String("impls", "", "run only the implementations whose names match this regular expression")
+		heapEvery = flag.Duration("heap-every", 0, "print the peak live heap of every window of this length (for long runs)")
 	)
 	flag.Parse()
-	if err := run(*runs, *duration, *warmup, *workloads, *jsonFile, *nodes); err != nil {
+	if err := run(*runs, *duration, *warmup, *workloads, *jsonFile, *nodes, *implsRE, *heapEvery); err != nil {
 		fmt.Fprintln(os.Stderr, "raftbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int, duration, warmup time.Duration, filter, jsonFile string, nodes int) error {
+func run(runs int, duration, warmup time.Duration, filter, jsonFile string, nodes int, implFilter string, heapEvery time.Duration) error {
 	if runs < 1 {
 		return fmt.Errorf("-runs must be at least 1")
 	}
@@ -87,11 +90,24 @@ func run(runs int, duration, warmup time.Duration, filter, jsonFile string, node
 	}
 	printHeader(os.Stdout, env)
 
-	impls := suite.Impls()
+	implRE, err := regexp.Compile(implFilter)
+	if err != nil {
+		return fmt.Errorf("-impls: %w", err)
+	}
+	var impls []driver.Impl
+	for _, impl := range suite.Impls() {
+		if implRE.MatchString(impl.Name()) {
+			impls = append(impls, impl)
+		}
+	}
+	if len(impls) == 0 {
+		return fmt.Errorf("-impls %q matches no implementation", implFilter)
+	}
 	opts := suite.Options{
-		Duration: duration,
-		Warmup:   warmup,
-		Cluster:  driver.Options{Nodes: nodes},
+		Duration:   duration,
+		Warmup:     warmup,
+		Cluster:    driver.Options{Nodes: nodes},
+		HeapWindow: heapEvery,
 	}
 	var all []suite.Result
 	for _, w := range ws {
@@ -99,6 +115,10 @@ func run(runs int, duration, warmup time.Duration, filter, jsonFile string, node
 			for _, impl := range impls {
 				runtime.GC()
 				debug.FreeOSMemory()
+				opts.OnHeapWindow = func(end time.Duration, peak uint64) {
+					fmt.Fprintf(os.Stderr, "%-14s run %d/%d %-9s at %8s: peak live heap %s\n",
+						w.Name, r, runs, impl.Name(), end, fmtBytes(float64(peak)))
+				}
 				res, err := suite.Run(impl, w, opts)
 				if err != nil {
 					return fmt.Errorf("%s %s run %d: %w", impl.Name(), w.Name, r, err)
