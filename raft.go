@@ -92,6 +92,20 @@ type raft struct {
 	// Like msgsAfterAppend it is delivered only once the write is durable;
 	// it is kept out of that list so the common case allocates nothing.
 	selfAckIndex, selfAckTerm uint64
+	// hsSlab is where hardState takes the hard states it returns from, as
+	// newMessage does for messages.
+	hsSlab []pb.HardState
+	// msgBuf is the array r.msgs is carved from after each Ready (see
+	// resetMsgs): r.msgs starts empty at msgBuf[msgBufOff] with the rest of
+	// msgBuf as its capacity, so a Ready's messages are collected without
+	// allocating. Only the part below msgBufOff was handed out.
+	msgBuf    []*pb.Message
+	msgBufOff int
+	// msgSlab is where newMessage takes the messages this node sends from,
+	// one at a time, so that a steady stream of messages makes one
+	// allocation per msgSlabSize messages instead of one per message (see
+	// newMessage).
+	msgSlab []pb.Message
 	// bcastPending says the leader owes its peers appends (new entries or
 	// a new commit index); flushAppends sends them when the next Ready is
 	// built, so that everything stepped in between is batched.
@@ -260,8 +274,79 @@ func (r *raft) loadState(hs *pb.HardState) error {
 
 func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
 
+// hsSlabSize is the number of hard states allocated together by
+// hardState; a retained one keeps at most hsSlabSize-1 others (64 bytes
+// each) alive.
+const hsSlabSize = 16
+
+// hardState returns the current hard state as a new value. Like messages,
+// it comes from a slab: each value is written once, before it is handed
+// out, and never reused, so the application may keep it.
 func (r *raft) hardState() *pb.HardState {
-	return &pb.HardState{Term: r.Term, Vote: r.Vote, Commit: r.raftLog.committed}
+	if len(r.hsSlab) == 0 {
+		r.hsSlab = make([]pb.HardState, hsSlabSize)
+	}
+	hs := &r.hsSlab[0]
+	r.hsSlab = r.hsSlab[1:]
+	hs.Term, hs.Vote, hs.Commit = r.Term, r.Vote, r.raftLog.committed
+	return hs
+}
+
+// msgSlabSize is the number of messages allocated together by newMessage.
+// A slab stays reachable while any of its messages is (held by the
+// application or its transport, or by the receiving node), so a retained
+// message keeps at most msgSlabSize-1 others alive, with what they point
+// to; the messages of a Ready are normally dropped together once sent.
+const msgSlabSize = 16
+
+// newMessage returns a new zero message for this node to send. It comes
+// from a slab (see msgSlabSize): each message is a distinct value that is
+// written before it is handed out and never reused afterwards, so the
+// application and the receiving node own it as they would a message of its
+// own allocation.
+func (r *raft) newMessage() *pb.Message {
+	if len(r.msgSlab) == 0 {
+		r.msgSlab = make([]pb.Message, msgSlabSize)
+	}
+	m := &r.msgSlab[0]
+	r.msgSlab = r.msgSlab[1:]
+	return m
+}
+
+// msgBufSize is the length of the arrays r.msgs is carved from, and
+// msgBufMinFree the room below which a new one is allocated. The messages
+// of a Ready take a few slots, so one array serves many Readys. An array
+// keeps the messages handed out from it (at most msgBufSize-1, and what
+// they point to) reachable as long as the node uses it, or an application
+// keeps a Ready's Messages slice carved from it.
+const (
+	msgBufSize    = 64
+	msgBufMinFree = 16
+)
+
+// resetMsgs starts r.msgs afresh once the Ready whose Messages is handed
+// was built from it (handed is r.msgs, possibly with more messages
+// appended in place). The slots handed out are never written again: the
+// next r.msgs starts after them, and the Ready gets a slice without spare
+// capacity (see handOut). If r.msgs is not the slice carved
+// last time (it outgrew its array, or was taken and cleared), nothing is
+// known about who holds the array, and a new one is used.
+func (r *raft) resetMsgs(handed []*pb.Message) {
+	off := r.msgBufOff
+	if cap(r.msgs) > 0 && off < len(r.msgBuf) && &r.msgs[:1][0] == &r.msgBuf[off] {
+		used := len(r.msgs)
+		if len(handed) > 0 && &handed[0] == &r.msgBuf[off] {
+			used = len(handed)
+		}
+		off += used
+	} else {
+		off = len(r.msgBuf)
+	}
+	if len(r.msgBuf)-off < msgBufMinFree {
+		r.msgBuf, off = make([]*pb.Message, msgBufSize), 0
+	}
+	r.msgBufOff = off
+	r.msgs = r.msgBuf[off:off:len(r.msgBuf)]
 }
 
 // send queues m for sending. Responses that depend on this node's

@@ -34,7 +34,9 @@ type Ready struct {
 	// SoftState is set only when it changed since the previous Ready.
 	*SoftState
 	// HardState is set only when it changed since the previous Ready. It
-	// must be persisted before Messages are sent (except a leader's).
+	// must be persisted before Messages are sent (except a leader's). It is
+	// a value of its own each time, never changed by the node afterwards:
+	// the application may keep it.
 	HardState *pb.HardState
 	// ReadStates answer ReadIndex requests made on this node.
 	ReadStates []ReadState
@@ -47,6 +49,14 @@ type Ready struct {
 	CommittedEntries []*pb.Entry
 	// Messages are to be sent to the peers named by their To fields. When a
 	// message is a MsgSnap, report the result with ReportSnapshot.
+	//
+	// The slice and the messages belong to the application once handed
+	// out: the node never writes to them or reuses them again, so they may
+	// be kept, and the slice appended to or modified (it has no spare
+	// capacity; the messages themselves must not be modified, see the
+	// package documentation). The node allocates messages, and the arrays
+	// behind these slices, in chunks shared by several Readys; a kept
+	// message or slice keeps its chunk reachable.
 	Messages []*pb.Message
 	// MustSync says whether HardState and Entries must be synced to disk
 	// before Messages are sent (a new term, vote or entries).
@@ -318,6 +328,7 @@ func (rn *RawNode) Ready() Ready {
 	}
 	rd := rn.readyWithoutAccept()
 	rn.acceptReady(rd)
+	rd.Messages = handOut(rd.Messages)
 	return rd
 }
 
@@ -370,6 +381,17 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 	return rd
 }
 
+// handOut returns msgs as the Ready hands it out: nil when empty, and
+// otherwise without spare capacity, so that an append by the application
+// copies it rather than write into the array the node collects its next
+// messages in (see raft.resetMsgs).
+func handOut(msgs []*pb.Message) []*pb.Message {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return msgs[:len(msgs):len(msgs)]
+}
+
 func (rn *RawNode) hardStateChanged() bool {
 	r := rn.raft
 	return r.Term != rn.prevTerm || r.Vote != rn.prevVote || r.raftLog.committed != rn.prevCommit
@@ -397,23 +419,21 @@ func (rn *RawNode) needStorageAppend(rd Ready) bool {
 // this node what was persisted.
 func (rn *RawNode) newStorageAppend(rd Ready) *pb.Message {
 	r := rn.raft
-	m := &pb.Message{
-		Type:    pb.MsgStorageAppend,
-		To:      LocalAppendThread,
-		From:    r.id,
-		Entries: rd.Entries,
-	}
+	m := r.newMessage()
+	m.Type, m.To, m.From, m.Entries = pb.MsgStorageAppend, LocalAppendThread, r.id, rd.Entries
 	if rd.HardState != nil {
 		m.Term, m.Vote, m.Commit = rd.HardState.Term, rd.HardState.Vote, rd.HardState.Commit
 	}
 	if rd.Snapshot != nil {
 		m.Snapshot = rd.Snapshot
 	}
+	m.Responses = make([]*pb.Message, 0, len(r.msgsAfterAppend)+2)
 	m.Responses = append(m.Responses, r.msgsAfterAppend...)
 	if r.selfAckIndex != 0 {
-		m.Responses = append(m.Responses, &pb.Message{
-			Type: pb.MsgAppResp, To: r.id, From: r.id, Term: r.selfAckTerm, Index: r.selfAckIndex,
-		})
+		ack := r.newMessage()
+		ack.Type, ack.To, ack.From = pb.MsgAppResp, r.id, r.id
+		ack.Term, ack.Index = r.selfAckTerm, r.selfAckIndex
+		m.Responses = append(m.Responses, ack)
 	}
 	if rn.needStorageAppendResp(rd) {
 		m.Responses = append(m.Responses, rn.newStorageAppendResp(rd))
@@ -429,12 +449,8 @@ func (rn *RawNode) needStorageAppendResp(rd Ready) bool {
 // durable. The last entry's term guards against the entry having been
 // replaced in the meantime (see raftLog.stableTo).
 func (rn *RawNode) newStorageAppendResp(rd Ready) *pb.Message {
-	m := &pb.Message{
-		Type: pb.MsgStorageAppendResp,
-		To:   rn.raft.id,
-		From: LocalAppendThread,
-		Term: rn.raft.Term,
-	}
+	m := rn.raft.newMessage()
+	m.Type, m.To, m.From, m.Term = pb.MsgStorageAppendResp, rn.raft.id, LocalAppendThread, rn.raft.Term
 	if n := len(rd.Entries); n > 0 {
 		last := rd.Entries[n-1]
 		m.Index, m.LogTerm = last.Index, last.Term
@@ -446,22 +462,16 @@ func (rn *RawNode) newStorageAppendResp(rd Ready) *pb.Message {
 }
 
 func (rn *RawNode) newStorageApply(ents []*pb.Entry) *pb.Message {
-	return &pb.Message{
-		Type:      pb.MsgStorageApply,
-		To:        LocalApplyThread,
-		From:      rn.raft.id,
-		Entries:   ents,
-		Responses: []*pb.Message{rn.newStorageApplyResp(ents)},
-	}
+	m := rn.raft.newMessage()
+	m.Type, m.To, m.From, m.Entries = pb.MsgStorageApply, LocalApplyThread, rn.raft.id, ents
+	m.Responses = []*pb.Message{rn.newStorageApplyResp(ents)}
+	return m
 }
 
 func (rn *RawNode) newStorageApplyResp(ents []*pb.Entry) *pb.Message {
-	return &pb.Message{
-		Type:    pb.MsgStorageApplyResp,
-		To:      rn.raft.id,
-		From:    LocalApplyThread,
-		Entries: ents,
-	}
+	m := rn.raft.newMessage()
+	m.Type, m.To, m.From, m.Entries = pb.MsgStorageApplyResp, rn.raft.id, LocalApplyThread, ents
+	return m
 }
 
 // acceptReady records that rd was handed out.
@@ -479,8 +489,11 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	if !rn.asyncStorageWrites {
 		rn.acceptForAdvance(rd)
 	}
-	r.msgs = nil
-	r.msgsAfterAppend = nil
+	r.resetMsgs(rd.Messages)
+	// msgsAfterAppend is never handed out (its messages are copied into
+	// the Ready, the storage message or advanceWork): reuse its array.
+	clear(r.msgsAfterAppend)
+	r.msgsAfterAppend = r.msgsAfterAppend[:0]
 	r.selfAckIndex, r.selfAckTerm = 0, 0
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {

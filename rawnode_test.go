@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file tests the RawNode's Ready/Advance contract and holds the
@@ -48,6 +49,8 @@ type rnCluster struct {
 	trace *[]string
 	// stepErrs records the errors returned when delivering messages.
 	stepErrs []error
+	// onReady, when set, sees every Ready as it is handed out.
+	onReady func(id uint64, rd Ready)
 }
 
 // rnOptions adjusts how rnNewCluster builds nodes.
@@ -130,6 +133,9 @@ func (c *rnCluster) handleReady(id uint64) bool {
 		return false
 	}
 	rd := nd.rn.Ready()
+	if c.onReady != nil {
+		c.onReady(id, rd)
+	}
 	nd.readStates = append(nd.readStates, rd.ReadStates...)
 	if nd.rn.asyncStorageWrites {
 		for _, m := range rd.Messages {
@@ -639,4 +645,53 @@ func TestRawNodeDeterministic(t *testing.T) {
 		differs = differs || !slices.Equal(first, run(seed))
 	}
 	require.True(t, differs, "the seed does not influence election timing")
+}
+
+// TestReadyOutputIsNeverReused checks that what a Ready hands out belongs
+// to the application: the node allocates messages, message lists and hard
+// states in chunks shared by several Readys, and must never write to one
+// after handing it out. Every Ready's Messages and HardState are kept and
+// compared, at the end, with copies taken when they were handed out.
+func TestReadyOutputIsNeverReused(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			c := rnNewCluster(t, 3, func(cfg *Config) { cfg.AsyncStorageWrites = async })
+			type kept struct {
+				msgs   []*pb.Message
+				copies []*pb.Message
+				hs     *pb.HardState
+				hsCopy *pb.HardState
+			}
+			var all []kept
+			c.onReady = func(_ uint64, rd Ready) {
+				require.Equal(t, len(rd.Messages), cap(rd.Messages), "Messages has no spare capacity")
+				k := kept{msgs: rd.Messages, hs: rd.HardState}
+				for _, m := range rd.Messages {
+					k.copies = append(k.copies, proto.Clone(m).(*pb.Message))
+				}
+				if rd.HardState != nil {
+					k.hsCopy = proto.Clone(rd.HardState).(*pb.HardState)
+				}
+				all = append(all, k)
+			}
+			c.elect(1)
+			for i := range 300 {
+				c.propose(1, fmt.Sprintf("v%d", i))
+				if i%7 == 0 {
+					c.tick(1, 1) // heartbeats too
+				}
+				c.stabilize()
+			}
+			require.Greater(t, len(all), 300)
+			for i, k := range all {
+				for j, m := range k.msgs {
+					require.True(t, proto.Equal(k.copies[j], m), "Ready %d message %d changed: %s, was %s",
+						i, j, pb.DescribeMessage(m, nil), pb.DescribeMessage(k.copies[j], nil))
+				}
+				if k.hs != nil {
+					require.True(t, proto.Equal(k.hsCopy, k.hs), "Ready %d hard state changed", i)
+				}
+			}
+		})
+	}
 }

@@ -159,7 +159,9 @@ func (r *raft) answerRead(req *pb.Message, index uint64) {
 	// The follower applies up to index before it reads: let it know the
 	// commit index now rather than with the next heartbeat.
 	r.sendCommit(req.From)
-	r.send(&pb.Message{To: req.From, Type: pb.MsgReadIndexResp, Index: index, Entries: req.Entries})
+	m := r.newMessage()
+	m.To, m.Type, m.Index, m.Entries = req.From, pb.MsgReadIndexResp, index, req.Entries
+	r.send(m)
 }
 
 // committedEntryInCurrentTerm reports whether the leader committed an entry

@@ -149,14 +149,11 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		return false
 	}
 	commit := r.raftLog.committed
-	r.send(&pb.Message{
-		To:      to,
-		Type:    pb.MsgApp,
-		Index:   prevIndex,
-		LogTerm: prevTerm,
-		Entries: ents,
-		Commit:  commit,
-	})
+	m := r.newMessage()
+	m.To, m.Type = to, pb.MsgApp
+	m.Index, m.LogTerm = prevIndex, prevTerm
+	m.Entries, m.Commit = ents, commit
+	r.send(m)
 	pr.SentEntries(len(ents), payloadsSize(ents))
 	pr.SentCommit(commit)
 	return true
@@ -221,7 +218,9 @@ func (r *raft) bcastHeartbeat() {
 func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 	pr := r.trk.Progress[to]
 	commit := min(pr.Match, r.raftLog.committed)
-	r.send(&pb.Message{To: to, Type: pb.MsgHeartbeat, Commit: commit, Context: ctx})
+	m := r.newMessage()
+	m.To, m.Type, m.Commit, m.Context = to, pb.MsgHeartbeat, commit, ctx
+	r.send(m)
 	pr.SentCommit(commit)
 }
 
@@ -316,7 +315,7 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index already matches the leader's
 		// log; tell it where we are so it skips ahead.
-		r.send(&pb.Message{To: m.From, Type: pb.MsgAppResp, Index: r.raftLog.committed})
+		r.sendAppResp(m.From, r.raftLog.committed)
 		return nil
 	}
 	prev := entryID{term: m.LogTerm, index: m.Index}
@@ -330,7 +329,7 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 		r.rewriteTerm = r.Term
 	}
 	if ok {
-		r.send(&pb.Message{To: m.From, Type: pb.MsgAppResp, Index: lastNew})
+		r.sendAppResp(m.From, lastNew)
 		return nil
 	}
 	// Our log does not match at m.Index. Hint the leader at the last index
@@ -342,11 +341,18 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 	r.logger.Debug("raft rejected an append",
 		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("log_term", m.LogTerm),
 		slog.Uint64("hint_index", hintIndex), slog.Uint64("hint_term", hintTerm))
-	r.send(&pb.Message{
-		To: m.From, Type: pb.MsgAppResp, Index: m.Index, Reject: true,
-		RejectHint: hintIndex, LogTerm: hintTerm,
-	})
+	resp := r.newMessage()
+	resp.To, resp.Type, resp.Index, resp.Reject = m.From, pb.MsgAppResp, m.Index, true
+	resp.RejectHint, resp.LogTerm = hintIndex, hintTerm
+	r.send(resp)
 	return nil
+}
+
+// sendAppResp acknowledges the log up to index to the leader to.
+func (r *raft) sendAppResp(to, index uint64) {
+	m := r.newMessage()
+	m.To, m.Type, m.Index = to, pb.MsgAppResp, index
+	r.send(m)
 }
 
 // checkAgainstCommitted returns an error if an append's previous entry or
@@ -388,7 +394,9 @@ func (r *raft) handleHeartbeat(m *pb.Message) error {
 	if err := r.raftLog.commitTo(m.Commit); err != nil {
 		return r.invalid(m, "%v", err)
 	}
-	r.send(&pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
+	resp := r.newMessage()
+	resp.To, resp.Type, resp.Context = m.From, pb.MsgHeartbeatResp, m.Context
+	r.send(resp)
 	return nil
 }
 

@@ -186,6 +186,9 @@ type Tracker struct {
 	// MaxInflightBytes bounds the payload bytes in flight to one peer (0 for
 	// no bound); new Progress entries get an Inflights with this limit.
 	MaxInflightBytes uint64
+
+	// peerIDs caches the sorted keys of Progress for Visit; see sortedPeers.
+	peerIDs []uint64
 }
 
 // MakeTracker returns a tracker with an empty configuration and no peers.
@@ -244,39 +247,49 @@ func (t *Tracker) Committed() uint64 {
 	return uint64(t.Voters.CommittedIndex(matchAcker(t.Progress)))
 }
 
-// smallPeers is the number of peers Visit handles without allocating.
-const smallPeers = 7
-
 // Visit calls f for every peer with a Progress, voters and learners alike,
 // in ascending ID order. f may change the Progress it is given but must not
 // add peers to or remove peers from the tracker (a peer removed before its
-// turn is skipped). It allocates nothing for up to seven peers.
+// turn is skipped). It allocates nothing for up to seven peers, nor, with
+// more, while the set of peers stays the same.
 func (t *Tracker) Visit(f func(id uint64, pr *Progress)) {
-	var buf [smallPeers]uint64
-	var ids []uint64
-	if len(t.Progress) <= smallPeers {
-		ids = buf[:0]
-	} else {
-		ids = make([]uint64, 0, len(t.Progress))
-	}
-	for id := range t.Progress {
-		ids = append(ids, id)
-	}
-	if len(ids) <= smallPeers {
-		// Insertion sort: cheap for a handful of IDs and allocation free.
-		for i := 1; i < len(ids); i++ {
-			for j := i; j > 0 && ids[j-1] > ids[j]; j-- {
-				ids[j-1], ids[j] = ids[j], ids[j-1]
-			}
-		}
-	} else {
-		slices.Sort(ids)
-	}
+	ids := t.sortedPeers()
 	for _, id := range ids {
 		if pr, ok := t.Progress[id]; ok {
 			f(id, pr)
 		}
 	}
+}
+
+// sortedPeers returns the IDs of the Progress map in ascending order. It
+// reuses the list of the previous call when it still names exactly the
+// map's keys, which it checks: the map is exported, and the tracker is
+// copied (by confchange, for one), so no change of it can be relied on to
+// clear a cache. The returned slice must not be modified.
+func (t *Tracker) sortedPeers() []uint64 {
+	ids := t.peerIDs
+	if len(ids) == len(t.Progress) {
+		ok := true
+		for i, id := range ids {
+			// Strictly ascending and all present, with the same count:
+			// exactly the keys.
+			if _, in := t.Progress[id]; !in || i > 0 && ids[i-1] >= id {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return ids
+		}
+	}
+	// A new array every time: a copy of the tracker may still use the old.
+	ids = make([]uint64, 0, len(t.Progress))
+	for id := range t.Progress {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	t.peerIDs = ids
+	return ids
 }
 
 // QuorumActive reports whether the voters whose Progress has RecentActive

@@ -401,3 +401,52 @@ func TestValidate(t *testing.T) {
 		require.NoError(t, trk.Validate(trk.Progress))
 	})
 }
+
+// TestVisitFollowsMapChanges checks that Visit's cached list of peers never
+// hides a change of the exported Progress map, nor one made through a copy
+// of the tracker (as confchange makes).
+func TestVisitFollowsMapChanges(t *testing.T) {
+	visit := func(trk *Tracker) []uint64 {
+		var got []uint64
+		trk.Visit(func(id uint64, pr *Progress) {
+			require.Same(t, trk.Progress[id], pr)
+			got = append(got, id)
+		})
+		return got
+	}
+	trk := newTracker([]uint64{1, 2, 3}, nil, nil, nil)
+	require.Equal(t, []uint64{1, 2, 3}, visit(trk))
+
+	// Same length, another key.
+	delete(trk.Progress, 2)
+	trk.Progress[7] = &Progress{}
+	require.Equal(t, []uint64{1, 3, 7}, visit(trk))
+
+	// A new Progress for a known key is the one visited.
+	trk.Progress[3] = &Progress{Match: 9}
+	trk.Visit(func(id uint64, pr *Progress) {
+		if id == 3 {
+			require.Equal(t, uint64(9), pr.Match)
+		}
+	})
+
+	// A copy changes its own map; the original is unaffected, and both
+	// keep visiting their own peers.
+	cp := *trk
+	cp.Progress = Map{}
+	for id, pr := range trk.Progress {
+		cp.Progress[id] = pr
+	}
+	delete(cp.Progress, 1)
+	cp.Progress[0] = &Progress{}
+	cp.Progress[5] = &Progress{}
+	require.Equal(t, []uint64{0, 3, 5, 7}, visit(&cp))
+	require.Equal(t, []uint64{1, 3, 7}, visit(trk))
+	require.Equal(t, []uint64{0, 3, 5, 7}, visit(&cp))
+
+	// Growing and shrinking, and an empty map.
+	trk.Progress[2] = &Progress{}
+	require.Equal(t, []uint64{1, 2, 3, 7}, visit(trk))
+	trk.Progress = Map{}
+	require.Empty(t, visit(trk))
+}
