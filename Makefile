@@ -89,10 +89,10 @@ proto-check: tools
 		echo "raftpb/raft.pb.go is stale: run 'make proto' and commit the result"; exit 1; \
 	fi; echo "raftpb/raft.pb.go is up to date"
 
-## sim: the randomized fault simulator over SEEDS seeds (default 2000)
+## sim: the randomized fault simulator over SEEDS seeds (default 2000), then the same seeds with lease-based reads
 SEEDS ?= 2000
 sim:
-	$(GO) test ./rafttest/sim/ -run '^TestSimulation$$' -sim.seeds=$(SEEDS) -timeout 0 -v | tail -20
+	$(GO) test ./rafttest/sim/ -run '^(TestSimulation|TestLeaseReads)$$' -sim.seeds=$(SEEDS) -timeout 0 -v | grep -v '^        ' | tail -20
 
 ## fuzz: each native fuzz target for FUZZTIME (default 1m)
 FUZZTIME ?= 1m
