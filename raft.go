@@ -92,20 +92,16 @@ type raft struct {
 	// Like msgsAfterAppend it is delivered only once the write is durable;
 	// it is kept out of that list so the common case allocates nothing.
 	selfAckIndex, selfAckTerm uint64
-	// hsSlab is where hardState takes the hard states it returns from, as
-	// newMessage does for messages.
-	hsSlab []pb.HardState
+	// hardStates and messages are where hardState and newMessage take
+	// their values from (see chunk).
+	hardStates chunk[pb.HardState]
+	messages   chunk[pb.Message]
 	// msgBuf is the array r.msgs is carved from after each Ready (see
 	// resetMsgs): r.msgs starts empty at msgBuf[msgBufOff] with the rest of
 	// msgBuf as its capacity, so a Ready's messages are collected without
 	// allocating. Only the part below msgBufOff was handed out.
 	msgBuf    []*pb.Message
 	msgBufOff int
-	// msgSlab is where newMessage takes the messages this node sends from,
-	// one at a time, so that a steady stream of messages makes one
-	// allocation per msgSlabSize messages instead of one per message (see
-	// newMessage).
-	msgSlab []pb.Message
 	// bcastPending says the leader owes its peers appends (new entries or
 	// a new commit index); flushAppends sends them when the next Ready is
 	// built, so that everything stepped in between is batched.
@@ -274,44 +270,27 @@ func (r *raft) loadState(hs *pb.HardState) error {
 
 func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
 
-// hsSlabSize is the number of hard states allocated together by
-// hardState; a retained one keeps at most hsSlabSize-1 others (64 bytes
-// each) alive.
-const hsSlabSize = 16
+// hsChunkSize is the number of hard states allocated together by
+// hardState (64 bytes each).
+const hsChunkSize = 16
 
-// hardState returns the current hard state as a new value. Like messages,
-// it comes from a slab: each value is written once, before it is handed
-// out, and never reused, so the application may keep it.
+// hardState returns the current hard state as a new value, which the
+// application may keep (see chunk).
 func (r *raft) hardState() *pb.HardState {
-	if len(r.hsSlab) == 0 {
-		r.hsSlab = make([]pb.HardState, hsSlabSize)
-	}
-	hs := &r.hsSlab[0]
-	r.hsSlab = r.hsSlab[1:]
+	hs := r.hardStates.next(hsChunkSize)
 	hs.Term, hs.Vote, hs.Commit = r.Term, r.Vote, r.raftLog.committed
 	return hs
 }
 
-// msgSlabSize is the number of messages allocated together by newMessage.
-// A slab stays reachable while any of its messages is (held by the
-// application or its transport, or by the receiving node), so a retained
-// message keeps at most msgSlabSize-1 others alive, with what they point
-// to; the messages of a Ready are normally dropped together once sent.
-const msgSlabSize = 16
+// msgChunkSize is the number of messages allocated together by
+// newMessage. The messages of a Ready are normally dropped together once
+// sent, and a chunk with them.
+const msgChunkSize = 16
 
-// newMessage returns a new zero message for this node to send. It comes
-// from a slab (see msgSlabSize): each message is a distinct value that is
-// written before it is handed out and never reused afterwards, so the
-// application and the receiving node own it as they would a message of its
-// own allocation.
-func (r *raft) newMessage() *pb.Message {
-	if len(r.msgSlab) == 0 {
-		r.msgSlab = make([]pb.Message, msgSlabSize)
-	}
-	m := &r.msgSlab[0]
-	r.msgSlab = r.msgSlab[1:]
-	return m
-}
+// newMessage returns a new zero message for this node to send. The
+// application and the receiving node own it as they would a message of
+// their own allocation (see chunk).
+func (r *raft) newMessage() *pb.Message { return r.messages.next(msgChunkSize) }
 
 // msgBufSize is the length of the arrays r.msgs is carved from, and
 // msgBufMinFree the room below which a new one is allocated. The messages

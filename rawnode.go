@@ -98,20 +98,14 @@ type RawNode struct {
 	// keeps the entries, never the message or its slice.
 	propMsg  pb.Message
 	propEnts [1]*pb.Entry
-	// entSlab is where Propose takes its entries from, one at a time, so
-	// that a steady stream of proposals makes one allocation per
-	// entrySlabSize entries instead of one per entry. The array is only
-	// ever reached through the pointers handed out; each entry is a
-	// separate value, written once before it is proposed.
-	entSlab []pb.Entry
+	// entries is where Propose takes its entries from (see chunk).
+	entries chunk[pb.Entry]
 }
 
-// entrySlabSize is the number of entries allocated together for proposals.
-// A slab stays reachable while any of its entries is (in the log, in
-// storage or held by the application); log entries are released in index
-// order, so in practice a slab is released whole, and a retained entry
-// keeps at most entrySlabSize-1 others' worth of memory alive.
-const entrySlabSize = 32
+// entryChunkSize is the number of entries allocated together for
+// proposals. Log entries are released in index order, so in practice a
+// chunk is released whole.
+const entryChunkSize = 32
 
 // advanceWork is what a synchronous Ready leaves for Advance to
 // acknowledge. Plain fields instead of storage messages keep the common
@@ -180,19 +174,9 @@ func (rn *RawNode) Campaign() error {
 // allowed but looks like the empty entry a new leader appends; applications
 // that skip empty entries will skip it too.
 func (rn *RawNode) Propose(data []byte) error {
-	e := rn.newEntry()
+	e := rn.entries.next(entryChunkSize)
 	e.Data = data
 	return rn.propose(e)
-}
-
-// newEntry returns a new, zero entry from the slab.
-func (rn *RawNode) newEntry() *pb.Entry {
-	if len(rn.entSlab) == 0 {
-		rn.entSlab = make([]pb.Entry, entrySlabSize)
-	}
-	e := &rn.entSlab[0]
-	rn.entSlab = rn.entSlab[1:]
-	return e
 }
 
 // propose steps a proposal of one entry through the reused message.
