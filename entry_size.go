@@ -11,17 +11,18 @@ import (
 // limits sum it over every entry they consider, and proto.Size goes through
 // the reflection-driven generic sizer for each one.
 //
-// The encoding of Entry (raftpb/raft.proto, proto3) writes a field only when
-// it is not its zero value; each field number is below 16, so its tag takes
-// one byte:
+// The encoding of Entry (raftpb/raft.proto, proto3, numbered as etcd raft
+// numbers it) writes a field only when it is not its zero value; each field
+// number is below 16, so its tag takes one byte:
 //
-//	term  = 1 (varint)  1 + varintLen(term)
-//	index = 2 (varint)  1 + varintLen(index)
-//	type  = 3 (enum)    1 + varintLen(int64(type)), 10 bytes when negative
+//	type  = 1 (enum)    1 + varintLen(int64(type)), 10 bytes when negative
+//	term  = 2 (varint)  1 + varintLen(term)
+//	index = 3 (varint)  1 + varintLen(index)
 //	data  = 4 (bytes)   1 + varintLen(len(data)) + len(data)
 //
 // plus any unknown fields kept from decoding, copied as they are.
-// TestSizeEntryMatchesProtoSize checks the two agree.
+// TestSizeEntryMatchesProtoSize checks the two agree, and
+// TestSizeEntryKnowsEveryField that Entry has no field this does not size.
 func sizeEntry(e *pb.Entry) int {
 	if e == nil {
 		return 0

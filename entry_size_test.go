@@ -8,6 +8,7 @@ import (
 	pb "github.com/tickraft/raft/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // TestVarintLen checks varintLen against protowire at every bit length and
@@ -118,4 +119,72 @@ func BenchmarkSizeEntry(b *testing.B) {
 			_ = proto.Size(e)
 		}
 	})
+}
+
+// TestSizeEntryKnowsEveryField fails when Entry gains a field sizeEntry
+// does not size, or when a field's number or kind changes under it: it
+// sets every field the descriptor lists, one at a time and all together,
+// and pins the fields sizeEntry was written for (etcd raft's numbers).
+func TestSizeEntryKnowsEveryField(t *testing.T) {
+	want := map[protoreflect.Name]struct {
+		num  protoreflect.FieldNumber
+		kind protoreflect.Kind
+	}{
+		"type":  {1, protoreflect.EnumKind},
+		"term":  {2, protoreflect.Uint64Kind},
+		"index": {3, protoreflect.Uint64Kind},
+		"data":  {4, protoreflect.BytesKind},
+	}
+	fields := (&pb.Entry{}).ProtoReflect().Descriptor().Fields()
+	if fields.Len() != len(want) {
+		t.Errorf("Entry has %d fields, sizeEntry sizes %d", fields.Len(), len(want))
+	}
+	all := &pb.Entry{}
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		w, ok := want[fd.Name()]
+		if !ok || fd.Number() != w.num || fd.Kind() != w.kind || fd.Cardinality() != protoreflect.Optional {
+			t.Errorf("Entry field %s = %d (%s, %s): sizeEntry knows it as known=%t %d (%s)",
+				fd.Name(), fd.Number(), fd.Kind(), fd.Cardinality(), ok, w.num, w.kind)
+		}
+		one := &pb.Entry{}
+		for _, e := range []*pb.Entry{one, all} {
+			e.ProtoReflect().Set(fd, nonZeroValue(fd))
+		}
+		if got, want := sizeEntry(one), proto.Size(one); got != want {
+			t.Errorf("with only %s set: sizeEntry = %d, proto.Size = %d", fd.Name(), got, want)
+		}
+	}
+	if got, want := sizeEntry(all), proto.Size(all); got != want {
+		t.Errorf("with every field set: sizeEntry = %d, proto.Size = %d", got, want)
+	}
+}
+
+// nonZeroValue is a value of fd's kind that proto3 encodes (not zero).
+func nonZeroValue(fd protoreflect.FieldDescriptor) protoreflect.Value {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(300)
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(true)
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt32(-300)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(-300)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(300)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(300)
+	case protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat32(1.5)
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(1.5)
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString("x")
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte("x"))
+	}
+	// A message, group or list field: sizeEntry cannot size it anyway,
+	// and the descriptor check above already reports it.
+	return (&pb.Entry{}).ProtoReflect().NewField(fd)
 }
