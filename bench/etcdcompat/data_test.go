@@ -565,3 +565,43 @@ func TestBothLibrariesWriteTheSameLog(t *testing.T) {
 		t.Errorf("applied %d / %d, unapplied %+v / %+v", ep.applied, tp.applied, ec.unapplied, tc.unapplied)
 	}
 }
+
+// TestBootstrapWritesTheSameEntries: Bootstrap writes the same log and
+// hard state in both libraries, so a cluster bootstrapped by etcd raft
+// has the log a tickraft one would have.
+func TestBootstrapWritesTheSameEntries(t *testing.T) {
+	ern := newEtcdNode(t, eraft.NewMemoryStorage(), 0)
+	trn := newTickNode(t, traft.NewMemoryStorage(), 0)
+	if err := ern.rn.Bootstrap([]eraft.Peer{{ID: 1, Context: []byte("one")}, {ID: 2}, {ID: 300, Context: []byte("three")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := trn.rn.Bootstrap([]traft.Peer{{ID: 1, Context: []byte("one")}, {ID: 2}, {ID: 300, Context: []byte("three")}}); err != nil {
+		t.Fatal(err)
+	}
+	erd, trd := ern.rn.Ready(), trn.rn.Ready()
+	if len(erd.Entries) != 3 || len(trd.Entries) != 3 {
+		t.Fatalf("bootstrap entries: etcd raft %d, tickraft %d, want 3", len(erd.Entries), len(trd.Entries))
+	}
+	for i := range erd.Entries {
+		// The conf changes carry the same values, not the same bytes:
+		// etcd raft writes the zero Type (ConfChangeAddNode) explicitly.
+		var got pb.Entry
+		mustUnmarshal(t, mustMarshal(t, erd.Entries[i]), &got)
+		want := trd.Entries[i]
+		if got.Term != want.Term || got.Index != want.Index || got.Type != want.Type {
+			t.Errorf("bootstrap entry %d: etcd raft %v, tickraft %v", i, &got, want)
+			continue
+		}
+		var gcc, wcc pb.ConfChange
+		mustUnmarshal(t, got.Data, &gcc)
+		mustUnmarshal(t, want.Data, &wcc)
+		if !proto.Equal(&gcc, &wcc) {
+			t.Errorf("bootstrap entry %d's change: etcd raft %v, tickraft %v", i, &gcc, &wcc)
+		}
+	}
+	var hs pb.HardState
+	mustUnmarshal(t, mustMarshal(t, erd.HardState), &hs)
+	if !proto.Equal(&hs, trd.HardState) {
+		t.Errorf("bootstrap hard state: etcd raft %v, tickraft %v", &hs, trd.HardState)
+	}
+}
