@@ -7,6 +7,16 @@ inside reads the clock, starts a goroutine or uses global randomness, so a
 test replays exactly; randomized election timeouts come from a source seeded
 in Config.
 
+# Coming from etcd raft
+
+The API follows etcd raft's RawNode, and package raftpb encodes every type
+exactly as etcd raft's raftpb does, so an etcd raft application's persisted
+log, hard state and snapshots carry over. The protocol behaviour differs
+(lazy commit propagation, the lease-read promise), so a cluster runs one
+library on every node. MIGRATING.md in the repository lists every
+difference: renamed packages and types, Config zero values, calls that
+return errors, logging and status.
+
 # Starting a node
 
 A brand-new cluster bootstraps every founding member with the same peers:
