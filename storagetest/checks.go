@@ -25,6 +25,7 @@ var groups = []group{
 	{"ReturnedEntries", returnedEntriesChecks},
 	{"Model", modelChecks},
 	{"Concurrent", concurrentChecks},
+	{"RawNode", rawNodeChecks},
 }
 
 // ents returns entries first, first+1, ... with the given terms, each

@@ -111,19 +111,19 @@ func rebuildLog(old raft.Storage) (*raft.MemoryStorage, error) {
 
 // A broken store is a MemoryStorage with one method wrong.
 type (
-	lastIndexOffByOne struct{ *raft.MemoryStorage }
-	noSuffixTruncation struct{ *raft.MemoryStorage }
+	lastIndexOffByOne      struct{ *raft.MemoryStorage }
+	noSuffixTruncation     struct{ *raft.MemoryStorage }
 	compactedAsUnavailable struct{ *raft.MemoryStorage }
-	nilSnapshotOutOfDate struct{ *raft.MemoryStorage }
-	sizeLimitIgnored struct{ *raft.MemoryStorage }
-	sizeLimitOffByOne struct{ *raft.MemoryStorage }
-	reusedBuffer struct {
+	nilSnapshotOutOfDate   struct{ *raft.MemoryStorage }
+	sizeLimitIgnored       struct{ *raft.MemoryStorage }
+	sizeLimitOffByOne      struct{ *raft.MemoryStorage }
+	reusedBuffer           struct {
 		*raft.MemoryStorage
 		buf []*pb.Entry
 	}
 	createSnapshotCompacts struct{ *raft.MemoryStorage }
-	invertedRangePanics struct{ *raft.MemoryStorage }
-	ownsAppendedEntries struct{ *raft.MemoryStorage }
+	invertedRangePanics    struct{ *raft.MemoryStorage }
+	ownsAppendedEntries    struct{ *raft.MemoryStorage }
 )
 
 func (s lastIndexOffByOne) LastIndex() (uint64, error) {
@@ -215,7 +215,7 @@ var brokenStores = map[string]struct {
 }{
 	"LastIndexOffByOne": {
 		wrap(func(ms *raft.MemoryStorage) storagetest.Store { return lastIndexOffByOne{ms} }),
-		[]string{"Empty/ReadsAsEmpty", "Append/Extend"},
+		[]string{"Empty/ReadsAsEmpty", "Append/Extend", "RawNode/SingleNodeRestart"},
 	},
 	"NoSuffixTruncation": {
 		wrap(func(ms *raft.MemoryStorage) storagetest.Store { return noSuffixTruncation{ms} }),
@@ -255,31 +255,10 @@ var brokenStores = map[string]struct {
 	},
 	"LosesHardStateOnReopen": {
 		durableHarness(rebuildLog),
-		[]string{"HardState/RoundTrip", "ApplySnapshot/KeepsHardState"},
+		[]string{"HardState/RoundTrip", "ApplySnapshot/KeepsHardState", "RawNode/SingleNodeRestart"},
 	},
 	"LosesLastEntryOnReopen": {
-		durableHarness(func(old raft.Storage) (*raft.MemoryStorage, error) {
-			ms, err := rebuild(old)
-			if err != nil {
-				return nil, err
-			}
-			// Drop the tail entry, as a store that does not sync its
-			// last write would.
-			if first, _ := ms.FirstIndex(); first > 1 || func() bool { l, _ := ms.LastIndex(); return l == 0 }() {
-				return ms, nil
-			}
-			last, _ := ms.LastIndex()
-			ents, err := ms.Entries(1, last, math.MaxUint64)
-			if err != nil {
-				return nil, err
-			}
-			out := raft.NewMemoryStorage()
-			hs, _, _ := ms.InitialState()
-			if err := out.SetHardState(hs); err != nil {
-				return nil, err
-			}
-			return out, out.Append(ents)
-		}),
+		durableHarness(dropLastEntry),
 		[]string{"Append/Extend", "Append/OneAtATime"},
 	},
 	"LosesSnapshotDataOnReopen": {
@@ -288,6 +267,30 @@ var brokenStores = map[string]struct {
 		}),
 		[]string{"ApplySnapshot/Data", "CreateSnapshot/Create"},
 	},
+}
+
+// dropLastEntry reopens an uncompacted store without its last entry, as a
+// store that does not sync its last write would.
+func dropLastEntry(old raft.Storage) (*raft.MemoryStorage, error) {
+	ms, err := rebuild(old)
+	if err != nil {
+		return nil, err
+	}
+	first, _ := ms.FirstIndex()
+	last, _ := ms.LastIndex()
+	if first > 1 || last == 0 {
+		return ms, nil
+	}
+	ents, err := ms.Entries(1, last, math.MaxUint64)
+	if err != nil {
+		return nil, err
+	}
+	hs, _, _ := ms.InitialState()
+	out := raft.NewMemoryStorage()
+	if err := out.SetHardState(hs); err != nil {
+		return nil, err
+	}
+	return out, out.Append(ents)
 }
 
 // snapshotWithoutData reads as its Storage, with snapshots stripped of
