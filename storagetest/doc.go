@@ -61,6 +61,14 @@
 //   - Concurrent: readers calling every read method while a writer appends,
 //     replaces suffixes, snapshots and compacts; each answer must be whole
 //     and consistent. Its value is greatest under -race.
+//   - RawNode: a single-node cluster bootstraps on the store, commits,
+//     snapshots and compacts, restarts from the store (reopened, if
+//     durable) and goes on where it left off.
+//
+// The suite does not crash the store's files or inject faults (a durable
+// store needs crash tests of its own), nor check
+// raft.ErrSnapshotTemporarilyUnavailable, which the Store's synchronous
+// CreateSnapshot never calls for.
 //
 // The suite keeps the callers' side of the contract: it never modifies an
 // entry, hard state or snapshot it has handed to the store (raft does not

@@ -215,7 +215,7 @@ func readersDuringWrites(f *fixture) {
 			f.t.Fatalf("%s: %v", op, err)
 		}
 	}
-	for step := range 3000 {
+	for step := range 1500 {
 		switch {
 		case step%400 == 399:
 			// Jump ahead by a snapshot.
