@@ -41,6 +41,9 @@ import (
 //     snapshot at i or later first; the suite never compacts past the
 //     latest snapshot.
 //   - A write that returns an error changes nothing.
+//   - Entries handed to Append, and those Entries returns, are never
+//     modified by the store (raft shares them between its log, its
+//     messages and the store).
 //
 // Errors are matched with errors.Is, as raft matches them.
 type Store interface {
