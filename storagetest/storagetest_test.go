@@ -207,12 +207,16 @@ func (s ownsAppendedEntries) Append(ents []*pb.Entry) error {
 	return s.MemoryStorage.Append(ents)
 }
 
-// brokenStores are the broken stores, by name, each with the checks that
+// brokenStore is a harness opening a broken store, and the checks that
 // must catch it.
-var brokenStores = map[string]struct {
+type brokenStore struct {
 	harness storagetest.Harness
 	caught  []string
-}{
+}
+
+// brokenStores are the broken stores, by name, each with the checks that
+// must catch it.
+var brokenStores = map[string]brokenStore{
 	"LastIndexOffByOne": {
 		wrap(func(ms *raft.MemoryStorage) storagetest.Store { return lastIndexOffByOne{ms} }),
 		[]string{"Empty/ReadsAsEmpty", "Append/Extend", "RawNode/SingleNodeRestart"},
