@@ -208,7 +208,7 @@ func (s ownsAppendedEntries) Append(ents []*pb.Entry) error {
 }
 
 // brokenStore is a harness opening a broken store, and the checks that
-// must catch it.
+// must catch it (nil: a test of its own runs it).
 type brokenStore struct {
 	harness storagetest.Harness
 	caught  []string
@@ -344,8 +344,10 @@ func TestBrokenStoresAreCaught(t *testing.T) {
 		t.Skip("in the child process")
 	}
 	names := make([]string, 0, len(brokenStores))
-	for name := range brokenStores {
-		names = append(names, name)
+	for name, b := range brokenStores {
+		if b.caught != nil {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {
