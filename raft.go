@@ -106,6 +106,17 @@ type raft struct {
 	// a new commit index); flushAppends sends them when the next Ready is
 	// built, so that everything stepped in between is batched.
 	bcastPending bool
+	// bcastConfCommit says the commit index passed an entry that may be a
+	// configuration change (up to pendingConfIndex): flushAppends sends it
+	// to every peer at once, even without eagerCommit. A removed node
+	// learns its removal this way before the leader drops its progress
+	// (and stops campaigning), and followers learn of promotions before
+	// they count votes.
+	bcastConfCommit bool
+	// probeNew are peers added by a configuration change since the last
+	// flushAppends: each gets an append with the next Ready, empty if need
+	// be, instead of waiting for the next heartbeat.
+	probeNew []uint64
 
 	// lead is the leader of Term as far as this node knows, or None.
 	lead uint64
@@ -420,6 +431,8 @@ func (r *raft) reset(term uint64) {
 	r.pendingReadIndexMessages = nil
 	r.leaseBroken = false
 	r.bcastPending = false
+	r.bcastConfCommit = false
+	r.probeNew = r.probeNew[:0]
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {
@@ -571,6 +584,8 @@ func (r *raft) fail(err error) error {
 		r.msgsAfterAppend = nil
 		r.selfAckIndex, r.selfAckTerm = 0, 0
 		r.bcastPending = false
+		r.bcastConfCommit = false
+		r.probeNew = nil
 	}
 	return r.failed
 }
