@@ -44,6 +44,11 @@ func testConfig(id uint64, election, heartbeat int, st Storage) *Config {
 		MaxInflightMsgs: 256,
 		Seed:            uint64(id),
 	}).WithDefaults()
+	if fi, err := st.FirstIndex(); err == nil && fi > 0 {
+		// The application restored the storage's snapshot (see the restart
+		// contract in doc.go).
+		c.Applied = fi - 1
+	}
 	return &c
 }
 

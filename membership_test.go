@@ -436,7 +436,9 @@ func TestBootstrapNonEmptyStorage(t *testing.T) {
 	}}))
 	for name, st := range map[string]*MemoryStorage{"entries": withEntries, "term": withTerm, "snapshot": withSnap} {
 		t.Run(name, func(t *testing.T) {
-			rn, err := NewRawNode(&Config{ID: 1, Storage: st, Seed: 1})
+			snap, err := st.Snapshot()
+			require.NoError(t, err)
+			rn, err := NewRawNode(&Config{ID: 1, Storage: st, Seed: 1, Applied: snap.Metadata.Index})
 			require.NoError(t, err)
 			before := rn.raft.raftLog.lastIndex()
 			require.ErrorIs(t, rn.Bootstrap([]Peer{{ID: 1}}), ErrBootstrapNotEmpty)
