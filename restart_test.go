@@ -148,11 +148,11 @@ func (c *Config) withApplied(applied uint64) *Config {
 type crashPoint int
 
 const (
-	crashAfterReady    crashPoint = iota // the Ready was taken, nothing done
-	crashAfterPersist                    // written (and synced), nothing sent
-	crashAfterSend                       // messages sent, nothing applied
-	crashAfterApply                      // applied, Advance (or the apply response) not yet
-	crashAfterAdvance                    // the whole cycle done
+	crashAfterReady   crashPoint = iota // the Ready was taken, nothing done
+	crashAfterPersist                   // written (and synced), nothing sent
+	crashAfterSend                      // messages sent, nothing applied
+	crashAfterApply                     // applied, Advance (or the apply response) not yet
+	crashAfterAdvance                   // the whole cycle done
 	numCrashPoints
 )
 
