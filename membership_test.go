@@ -127,6 +127,7 @@ func (c *mbCluster) handleReady(id uint64) (handled bool, reports [][2]uint64) {
 		return false, nil
 	}
 	rd := nd.rn.Ready()
+	require.False(c.t, readyIsEmpty(rd), "node %d: HasReady was true for an empty Ready", id)
 	if rd.Snapshot != nil {
 		require.NoError(c.t, nd.st.ApplySnapshot(rd.Snapshot))
 		nd.cs = rd.Snapshot.Metadata.ConfState
@@ -757,9 +758,16 @@ func TestMembershipRemoveLeaderStepDownOnRemoval(t *testing.T) {
 
 // A removed node that applied its removal is not a member of its own
 // configuration, so it never campaigns: its election timeouts cannot
-// disturb the cluster with higher terms.
+// disturb the cluster with higher terms. It learns of its removal within
+// the round that commits it, in either commit propagation mode: the leader
+// sends every peer a commit index that covers a configuration change at
+// once, before it applies the change and forgets the removed peer.
 func TestMembershipRemovedNodeDoesNotDisrupt(t *testing.T) {
-	c := mbNewCluster(t, 3, nil)
+	bothCommitModes(t, testMembershipRemovedNodeDoesNotDisrupt)
+}
+
+func testMembershipRemovedNodeDoesNotDisrupt(t *testing.T, eager bool) {
+	c := mbNewCluster(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
 	c.campaign(1)
 	require.NoError(t, c.nodes[1].rn.ProposeConfChange(mbV1(pb.ConfChangeRemoveNode, 3)))
 	c.stabilize()
