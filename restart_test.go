@@ -522,7 +522,7 @@ func (c *rsCluster) run() {
 		}
 	}
 	for range 3 {
-		lead = c.settle()
+		c.settle()
 	}
 }
 
