@@ -168,6 +168,14 @@ type raft struct {
 	logger *slog.Logger
 	rand   *rand.Rand
 
+	// ownProposal is RawNode's reused proposal message: its entries are
+	// fresh ones the node allocated for the proposal, which the leader may
+	// stamp in place. The entries of any other MsgProp belong to whoever
+	// stepped it and are copied (see copyProposal).
+	ownProposal *pb.Message
+	// propEntries is where copyProposal takes its entries from (see chunk).
+	propEntries chunk[pb.Entry]
+
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message

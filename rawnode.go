@@ -142,6 +142,7 @@ func NewRawNode(c *Config) (*RawNode, error) {
 		return nil, err
 	}
 	rn := &RawNode{raft: r, asyncStorageWrites: cfg.AsyncStorageWrites}
+	r.ownProposal = &rn.propMsg
 	rn.prevSoftSt = r.softState()
 	rn.prevTerm, rn.prevVote, rn.prevCommit = r.Term, r.Vote, r.raftLog.committed
 	return rn, nil
@@ -220,8 +221,10 @@ func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
 
 // Step hands the node a message received from a peer, or a storage
 // response in AsyncStorageWrites mode. The node may keep m and its entries
-// (an append's entries join the log): do not modify or reuse them after the
-// call, and step a message once.
+// (an append's entries join the log): do not modify them after the call.
+// The node never writes into them either, so a message stepped twice (a
+// retry, a duplicate from the network) is simply a duplicate: a proposal
+// stepped twice is proposed twice.
 func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return fmt.Errorf("%w: nil message", ErrInvalidMessage)

@@ -13,8 +13,9 @@ import (
 
 // appendEntry appends proposed entries to the leader's log, stamping them
 // with the current term and the next indexes. It refuses them when they
-// would exceed the uncommitted-size limit. The entries are owned by the
-// log from here on.
+// would exceed the uncommitted-size limit. The entries must be the node's
+// own (created by it, or copied by copyProposal): they are owned by the log
+// from here on.
 func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	// Refuse before stamping: a refused proposal's entries stay untouched.
 	if !r.increaseUncommittedSize(es) {
@@ -266,7 +267,15 @@ func leaderPropose(r *raft, m *pb.Message) error {
 		}
 		confIndex = r.raftLog.lastIndex() + uint64(i) + 1
 	}
-	if !r.appendEntry(m.Entries...) {
+	ents := m.Entries
+	if m != r.ownProposal {
+		// The entries belong to the caller (a message from the network, a
+		// retry, a transport that shares pointers): the log gets copies to
+		// stamp, so stepping the same message again is a clean second
+		// proposal and never rewrites entries the log already holds.
+		ents = r.copyProposal(ents)
+	}
+	if !r.appendEntry(ents...) {
 		return ErrProposalDropped
 	}
 	if confIndex != 0 {
@@ -275,6 +284,25 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	// Sent with the next Ready: proposals stepped until then share appends.
 	r.bcastPending = true
 	return nil
+}
+
+// propEntChunkSize is the number of entries allocated together for the
+// copies copyProposal makes.
+const propEntChunkSize = 16
+
+// copyProposal returns fresh entries with the content of ents (not their
+// term and index, which the leader assigns), for the log to own.
+func (r *raft) copyProposal(ents []*pb.Entry) []*pb.Entry {
+	out := make([]*pb.Entry, len(ents))
+	for i, e := range ents {
+		c := r.propEntries.next(propEntChunkSize)
+		c.Type, c.Data = e.Type, e.Data
+		if u := e.ProtoReflect().GetUnknown(); len(u) > 0 {
+			c.ProtoReflect().SetUnknown(u)
+		}
+		out[i] = c
+	}
+	return out
 }
 
 func followerPropose(r *raft, m *pb.Message) error {
