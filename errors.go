@@ -42,3 +42,8 @@ var ErrStorageFailed = errors.New("raft: storage failed, node stopped")
 // ErrTransferRejected wraps the reason a leader refused a leadership
 // transfer request (the transferee is a learner).
 var ErrTransferRejected = errors.New("raft: leader transfer rejected")
+
+// ErrInvalidCall is returned when the application calls the API in a way
+// its contract rules out (Advance without a Ready handed out, an unknown
+// SnapshotStatus). The call changed nothing.
+var ErrInvalidCall = errors.New("raft: invalid call")

@@ -56,3 +56,185 @@ func TestRestepedProposalIsASecondProposal(t *testing.T) {
 		}
 	}
 }
+
+// rnConfig is the configuration of a node as a string, for comparisons.
+func rnConfig(rn *RawNode) string { return rn.raft.trk.Config.String() }
+
+// ApplyConfChange refuses a typed nil of either version, and a nil change
+// inside a V2, with an error that says so; nothing panics, nothing changes.
+func TestApplyConfChangeNilSaysSo(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	rn := c.node(1).rn
+	before := rnConfig(rn)
+	for _, cc := range []pb.ConfChangeI{
+		(*pb.ConfChange)(nil),
+		(*pb.ConfChangeV2)(nil),
+		&pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode, NodeId: 4}, nil}},
+	} {
+		var err error
+		require.NotPanics(t, func() { _, err = rn.ApplyConfChange(cc) }, "%T", cc)
+		require.ErrorIs(t, err, ErrConfChangeRejected, "%T", cc)
+		require.ErrorContains(t, err, "nil", "%T", cc)
+		require.NotContains(t, err.Error(), "node ID 0", "%T", cc)
+		require.ErrorIs(t, rn.ProposeConfChange(cc), ErrConfChangeRejected, "%T", cc)
+		require.ErrorContains(t, rn.ProposeConfChange(cc), "nil", "%T", cc)
+	}
+	require.Equal(t, before, rnConfig(rn))
+}
+
+// A ConfChangeV2 whose Transition is none of the defined values is refused
+// when proposed and, if it was committed anyway (validation disabled), when
+// applied: it must not be read as JointExplicit and leave the cluster joint.
+func TestConfChangeUnknownTransition(t *testing.T) {
+	cc := &pb.ConfChangeV2{Transition: 7, Changes: []*pb.ConfChangeSingle{
+		{Type: pb.ConfChangeAddNode, NodeId: 4}, {Type: pb.ConfChangeAddLearnerNode, NodeId: 5}}}
+
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	err := c.node(1).rn.ProposeConfChange(cc)
+	require.ErrorIs(t, err, ErrConfChangeRejected)
+	require.ErrorContains(t, err, "unknown transition 7")
+
+	// Committed anyway: with validation disabled the leader appends what it
+	// can decode.
+	rn, st := rnLeader(t, func(cfg *Config) { cfg.DisableConfChangeValidation = true })
+	before := rnConfig(rn)
+	typ, data, err := pb.MarshalConfChange(cc)
+	require.NoError(t, err)
+	require.NoError(t, rn.Step(&pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{{Type: typ, Data: data}}}))
+	applied := 0
+	for rn.HasReady() {
+		rd := rn.Ready()
+		rnPersist(t, st, rd.Snapshot, rd.HardState, rd.Entries)
+		for _, e := range rd.CommittedEntries {
+			if e.Type != pb.EntryConfChangeV2 {
+				continue
+			}
+			got, err := decodeConfChange(e)
+			require.NoError(t, err)
+			_, err = rn.ApplyConfChange(got)
+			require.ErrorIs(t, err, ErrConfChangeRejected)
+			require.ErrorContains(t, err, "unknown transition 7")
+			applied++
+		}
+		require.NoError(t, rn.Advance(rd))
+	}
+	require.Equal(t, 1, applied)
+	require.Equal(t, before, rnConfig(rn))
+	require.NotContains(t, rnConfig(rn), "&&", "the node is joint")
+}
+
+// ApplyConfChange accepts only a change handed out in CommittedEntries and
+// not applied yet: a change never committed, or one applied already, is
+// refused and changes nothing.
+func TestApplyConfChangeNeverCommitted(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	rn := c.node(1).rn
+	before := rnConfig(rn)
+	add4 := &pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 4}
+	_, err := rn.ApplyConfChange(add4)
+	require.ErrorIs(t, err, ErrConfChangeRejected)
+	require.ErrorContains(t, err, "not a committed change")
+	require.Equal(t, before, rnConfig(rn))
+
+	// Committed and handed out: applied once (by the harness), not twice.
+	require.NoError(t, rn.ProposeConfChange(add4))
+	c.stabilize()
+	after := rnConfig(rn)
+	require.NotEqual(t, before, after)
+	_, err = rn.ApplyConfChange(add4)
+	require.ErrorIs(t, err, ErrConfChangeRejected)
+	require.Equal(t, after, rnConfig(rn))
+}
+
+// A message addressed to another node is refused, not answered as ours.
+func TestStepMessageForAnotherNode(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	c.stabilize()
+	rn := c.node(2).rn
+	before := rn.BasicStatus()
+	err := rn.Step(&pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 3, Term: before.Term, Commit: before.Commit})
+	require.ErrorIs(t, err, ErrInvalidMessage)
+	require.ErrorContains(t, err, "addressed to 3")
+	require.False(t, rn.HasReady(), "the node answered a message for another")
+	// The application's own requests need no address.
+	require.NoError(t, rn.Step(&pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{{Data: []byte("x")}}}))
+}
+
+// Advance acknowledges the Ready handed out last: without one, or a second
+// time, it is an error.
+func TestAdvanceWithoutReady(t *testing.T) {
+	rn, st := rnSingle(t, nil)
+	require.ErrorIs(t, rn.Advance(Ready{}), ErrInvalidCall)
+	rd := rn.Ready()
+	rnPersist(t, st, rd.Snapshot, rd.HardState, rd.Entries)
+	rnApply(t, rn, rd.CommittedEntries)
+	require.NoError(t, rn.Advance(rd))
+	require.ErrorIs(t, rn.Advance(rd), ErrInvalidCall)
+	// An empty Ready is still a Ready.
+	rnDrain(t, rn, st)
+	rd = rn.Ready()
+	require.NoError(t, rn.Advance(rd))
+	require.ErrorIs(t, rn.Advance(rd), ErrInvalidCall)
+}
+
+// ReportSnapshot refuses a status that is neither SnapshotFinish nor
+// SnapshotFailure (it used to read as success).
+func TestReportSnapshotUnknownStatus(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	rn := c.node(1).rn
+	pr := rn.raft.trk.Progress[2]
+	pr.BecomeSnapshot(pr.Match + 5)
+	before := pr.String()
+	for _, s := range []SnapshotStatus{0, 3, -1} {
+		require.ErrorIs(t, rn.ReportSnapshot(2, s), ErrInvalidCall, "status %d", s)
+		require.Equal(t, before, pr.String())
+	}
+	require.NoError(t, rn.ReportSnapshot(2, SnapshotFailure))
+	require.NotEqual(t, before, pr.String())
+}
+
+// Bootstrap refuses a peer list without the node itself, and leaves the
+// node empty so it can bootstrap properly.
+func TestBootstrapWithoutSelf(t *testing.T) {
+	rn, err := NewRawNode(&Config{ID: 1, Storage: NewMemoryStorage(), ElectionTick: 10, HeartbeatTick: 1})
+	require.NoError(t, err)
+	err = rn.Bootstrap([]Peer{{ID: 2}, {ID: 3}})
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.False(t, rn.HasReady())
+	require.NoError(t, rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}, {ID: 3}}))
+}
+
+// A forged or corrupt term cannot wedge a node: a term at the end of the
+// term space (from which no campaign could ever win), or one far ahead of
+// the node's from a sender outside its configuration, is refused. The
+// largest jump allowed moves the node, and the cluster then elects it at
+// a higher term still: it is not wedged.
+func TestForgedTermDoesNotWedge(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	rn := c.node(2).rn
+	term := rn.BasicStatus().Term
+	for _, tc := range []struct {
+		from, term uint64
+	}{{99, maxTerm}, {99, maxTerm - 1}, {1, maxTerm + 1}, {99, term + maxTermJump + 1}} {
+		err := rn.Step(&pb.Message{Type: pb.MsgHeartbeat, From: tc.from, To: 2, Term: tc.term})
+		require.ErrorIs(t, err, ErrInvalidMessage, "term %d from %d", tc.term, tc.from)
+		require.Equal(t, term, rn.BasicStatus().Term)
+	}
+	high := term + maxTermJump
+	require.NoError(t, rn.Step(&pb.Message{Type: pb.MsgVote, From: 99, To: 2, Term: high, LogTerm: 1}))
+	require.Equal(t, high, rn.BasicStatus().Term)
+	c.queue = nil
+	c.process()
+	c.queue = nil
+	c.elect(2)
+	require.Greater(t, rn.BasicStatus().Term, high)
+	c.propose(2, "after")
+	c.stabilize()
+	require.Contains(t, c.node(1).applied, "after")
+}

@@ -176,6 +176,12 @@ type raft struct {
 	// propEntries is where copyProposal takes its entries from (see chunk).
 	propEntries chunk[pb.Entry]
 
+	// confToApply are the configuration changes handed out in
+	// CommittedEntries and not yet applied, in log order: the only changes
+	// ApplyConfChange accepts. Acknowledging entries as applied drops the
+	// changes among them.
+	confToApply []committedConfChange
+
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
