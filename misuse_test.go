@@ -1,6 +1,10 @@
 package raft
 
 import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -237,4 +241,154 @@ func TestForgedTermDoesNotWedge(t *testing.T) {
 	c.propose(2, "after")
 	c.stabilize()
 	require.Contains(t, c.node(1).applied, "after")
+}
+
+// logBuffer is a concurrency-safe buffer for a test's log output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logger returns a text logger at level into l.
+func (l *logBuffer) logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: level}))
+}
+
+// A follower whose storage lost entries it had acknowledged (a lost
+// unsynced tail) does not stay behind silently: the leader's next heartbeat
+// commits an index beyond its log, and it stops with a storage failure that
+// names the lost entries. The leader logs the peer's rejections below what
+// it acknowledged.
+func TestFollowerStopsWhenStorageLostAcknowledgedEntries(t *testing.T) {
+	var leaderLog logBuffer
+	c := rnNewCluster(t, 3, func(cfg *Config) {
+		if cfg.ID == 1 {
+			cfg.Logger = leaderLog.logger(slog.LevelWarn)
+		}
+	})
+	c.elect(1)
+	for _, d := range []string{"a", "b", "c"} {
+		c.propose(1, d)
+	}
+	c.stabilize()
+	old := c.node(2)
+	last, err := old.st.LastIndex()
+	require.NoError(t, err)
+	hs, _, err := old.st.InitialState()
+	require.NoError(t, err)
+	require.Equal(t, last, hs.Commit)
+
+	// Node 2 restarts with its last two entries lost, and the commit index
+	// that went with them.
+	kept := last - 2
+	st := storageWith(ids(3))
+	ents, err := old.st.Entries(1, kept+1, noLimit)
+	require.NoError(t, err)
+	require.NoError(t, st.Append(ents))
+	require.NoError(t, st.SetHardState(&pb.HardState{Term: hs.Term, Vote: hs.Vote, Commit: kept}))
+	rn, err := NewRawNode(&Config{ID: 2, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: 2})
+	require.NoError(t, err)
+	c.nodes[2] = &rnNode{id: 2, rn: rn, st: st}
+	c.queue = nil
+	c.process()
+
+	// An append beyond node 2's log is rejected with a hint below Match.
+	c.propose(1, "d")
+	c.process()
+	c.deliver(func(m *pb.Message) bool { return m.To == 2 })
+	c.process()
+	c.deliver(func(m *pb.Message) bool { return m.From == 2 })
+	require.Contains(t, leaderLog.String(), "the peer lost acknowledged entries")
+	require.Contains(t, leaderLog.String(), "from=2")
+
+	// The next heartbeat tells node 2 that it lost what it acknowledged.
+	c.queue = nil
+	c.tick(1, 1)
+	c.stepErrs = nil
+	c.deliver(func(m *pb.Message) bool { return m.To == 2 && m.Type == pb.MsgHeartbeat })
+	require.NotEmpty(t, c.stepErrs)
+	st2 := rn.BasicStatus()
+	require.ErrorIs(t, st2.Err, ErrStorageFailed)
+	require.ErrorIs(t, st2.Err, errStorageLost)
+	require.ErrorContains(t, st2.Err, fmt.Sprintf("the log ends at index %d: entries %d to at least %d were lost", kept, kept+1, last))
+	require.False(t, rn.HasReady())
+}
+
+// unavailableStorage returns ErrUnavailable from Entries once armed.
+type unavailableStorage struct {
+	*MemoryStorage
+	armed bool
+}
+
+func (s *unavailableStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if s.armed {
+		return nil, ErrUnavailable
+	}
+	return s.MemoryStorage.Entries(lo, hi, maxSize)
+}
+
+// ErrUnavailable from storage, for an index storage acknowledged as
+// persisted, is a storage failure, as Storage documents: the leader stops
+// instead of sending from a log it cannot read.
+func TestStorageErrUnavailableStopsNode(t *testing.T) {
+	var st *unavailableStorage
+	c := rnNewClusterWith(t, 3, rnOptions{wrap: func(id uint64, ms *MemoryStorage) Storage {
+		if id == 1 {
+			st = &unavailableStorage{MemoryStorage: ms}
+			return st
+		}
+		return ms
+	}})
+	c.elect(1)
+	c.isolate(3)
+	c.propose(1, "a")
+	c.propose(1, "b")
+	c.stabilize()
+	st.armed = true
+	c.heal()
+	c.tick(1, 1)
+	c.stabilize()
+	err := c.node(1).rn.BasicStatus().Err
+	require.ErrorIs(t, err, ErrStorageFailed)
+	require.ErrorIs(t, err, ErrUnavailable)
+}
+
+// A restarted node does not replay the election timeouts of its previous
+// start: the persisted state it starts from is mixed into its seed. The
+// same Config and the same storage still draw the same timeouts (runs
+// replay), and a node starting empty uses Seed and ID alone.
+func TestRestartDrawsNewElectionTimeouts(t *testing.T) {
+	draws := func(hs *pb.HardState, seed uint64) []int {
+		st := storageWith(ids(3))
+		if hs != nil {
+			require.NoError(t, st.Append([]*pb.Entry{{Index: 1, Term: 1}, {Index: 2, Term: hs.Term}}))
+			require.NoError(t, st.SetHardState(hs))
+		}
+		rn, err := NewRawNode(&Config{ID: 1, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: seed})
+		require.NoError(t, err)
+		out := []int{rn.raft.randomizedElectionTimeout}
+		for range 15 {
+			rn.raft.resetRandomizedElectionTimeout()
+			out = append(out, rn.raft.randomizedElectionTimeout)
+		}
+		return out
+	}
+	first := draws(&pb.HardState{Term: 2, Commit: 1}, 7)
+	require.Equal(t, first, draws(&pb.HardState{Term: 2, Commit: 1}, 7), "same state, same draws")
+	require.NotEqual(t, first, draws(&pb.HardState{Term: 3, Commit: 1}, 7), "a new term replays the old timeouts")
+	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 2}, 7), "a new commit replays the old timeouts")
+	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 1}, 8), "Seed is ignored")
+	require.Equal(t, draws(nil, 7), draws(nil, 7))
 }

@@ -218,7 +218,7 @@ func newRaft(c *Config) (*raft, error) {
 		electionTimeout:             c.ElectionTick,
 		heartbeatTimeout:            c.HeartbeatTick,
 		logger:                      c.Logger.With(slog.Uint64(keyNode, c.ID)),
-		rand:                        c.newRand(),
+		rand:                        c.newRand(hs, raftlog.lastIndex()),
 		checkQuorum:                 c.CheckQuorum,
 		preVote:                     c.PreVote,
 		readOnly:                    newReadOnly(c.ReadOnlyOption),

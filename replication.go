@@ -414,10 +414,18 @@ func (r *raft) checkAgainstCommitted(m *pb.Message) error {
 
 // handleHeartbeat is the follower side of MsgHeartbeat.
 func (r *raft) handleHeartbeat(m *pb.Message) error {
-	if m.Commit > r.raftLog.lastIndex() {
-		// The leader caps the commit index at what we acknowledged, so this
-		// cannot come from a correct leader.
-		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, r.raftLog.lastIndex())
+	if last := r.raftLog.lastIndex(); m.Commit > last {
+		if m.From == r.lead && r.trk.Progress[m.From] != nil {
+			// The leader caps the commit index at what we acknowledged in
+			// its term, and our log keeps what it acknowledged: storage
+			// lost entries it reported durable (an fsync that lied, a lost
+			// unsynced tail). Going on would leave this node behind for
+			// good, rejecting every append; stop and say what was lost.
+			return r.fail(fmt.Errorf("%w: leader %d of term %d commits index %d, which this node acknowledged, "+
+				"but the log ends at index %d: entries %d to at least %d were lost",
+				errStorageLost, m.From, r.Term, m.Commit, last, last+1, m.Commit))
+		}
+		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, last)
 	}
 	if err := r.raftLog.commitTo(m.Commit); err != nil {
 		return r.invalid(m, "%v", err)
@@ -482,6 +490,18 @@ func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 	r.logger.Debug("raft append rejected",
 		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index),
 		slog.Uint64("hint_index", m.RejectHint), slog.Uint64("hint_term", m.LogTerm))
+	if m.RejectHint < pr.Match {
+		// A peer holds what it acknowledged, so it hints at Match or
+		// above. Below it, the rejection was sent before that
+		// acknowledgement (the network reordered them) or the peer's
+		// storage lost entries it reported durable: that peer never
+		// catches up (Match stays where it was), and stops once the next
+		// heartbeat tells it.
+		r.logger.Warn("raft peer rejected an append below the index it acknowledged: a stale rejection, "+
+			"or the peer lost acknowledged entries",
+			slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("hint_index", m.RejectHint),
+			slog.String(keyProgress, pr.String()))
+	}
 	next := m.RejectHint
 	if m.LogTerm > 0 {
 		// The follower's log has term m.LogTerm at m.RejectHint. Our last
