@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tickraft/raft/internal/invariants"
 	pb "github.com/tickraft/raft/raftpb"
 )
 
@@ -391,4 +392,54 @@ func TestRestartDrawsNewElectionTimeouts(t *testing.T) {
 	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 2}, 7), "a new commit replays the old timeouts")
 	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 1}, 8), "Seed is ignored")
 	require.Equal(t, draws(nil, 7), draws(nil, 7))
+}
+
+// countingStorage counts the entries read through Entries, and fails
+// FirstIndex once armed.
+type countingStorage struct {
+	*MemoryStorage
+	read      int
+	failFirst bool
+}
+
+func (s *countingStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	ents, err := s.MemoryStorage.Entries(lo, hi, maxSize)
+	s.read += len(ents)
+	return ents, err
+}
+
+func (s *countingStorage) FirstIndex() (uint64, error) {
+	if s.failFirst {
+		return 0, errRnDisk
+	}
+	return s.MemoryStorage.FirstIndex()
+}
+
+// The log's invariant check, in builds with the invariants tag, reads a
+// bounded number of entries however long the log (it runs after every
+// change to the log, so reading them all made a run quadratic), and changes
+// nothing: a storage error it meets is not recorded, so a node does not
+// stop in an invariants build where it would not stop in a normal one.
+func TestLogInvariantCheckIsBoundedAndHasNoSideEffects(t *testing.T) {
+	if !invariants.Enabled {
+		t.Skip("needs -tags invariants")
+	}
+	ms := NewMemoryStorage()
+	var ents []*pb.Entry
+	for i := uint64(1); i <= 2000; i++ {
+		ents = append(ents, &pb.Entry{Index: i, Term: 1})
+	}
+	require.NoError(t, ms.Append(ents))
+	st := &countingStorage{MemoryStorage: ms}
+	l, err := newLog(st, noLimit)
+	require.NoError(t, err)
+	l.append(&pb.Entry{Index: 2001, Term: 2})
+	st.read = 0
+	l.checkInvariants()
+	require.LessOrEqual(t, st.read, checkWindow)
+	require.NotZero(t, st.read, "the check read nothing")
+
+	st.failFirst = true
+	l.checkInvariants()
+	require.NoError(t, l.err(), "the check recorded a storage error")
 }

@@ -21,6 +21,7 @@ func (r *raft) Step(m *pb.Message) error {
 		return r.failed
 	}
 	err := r.step(m)
+	r.checkInvariants()
 	if serr := r.checkStorage(); serr != nil {
 		return serr
 	}
