@@ -595,7 +595,7 @@ func TestProgressValidate(t *testing.T) {
 	}
 	require.NoError(t, ok().Validate())
 	for _, tc := range []struct {
-		want   string
+		want  string
 		spoil func(pr *Progress)
 	}{
 		{"Match < Next", func(pr *Progress) { pr.Next = 3 }},
