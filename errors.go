@@ -55,3 +55,8 @@ var ErrInvalidCall = errors.New("raft: invalid call")
 // acknowledged to the leader: its storage lost writes it reported durable.
 // It is wrapped in ErrStorageFailed, with the indexes lost.
 var errStorageLost = errors.New("raft: storage lost acknowledged entries")
+
+// ErrReadIndexDropped is returned by ReadIndex on a leader that already
+// holds Config.MaxPendingReadIndex reads waiting to be confirmed. Retry
+// later.
+var ErrReadIndexDropped = errors.New("raft: read request dropped: too many pending")

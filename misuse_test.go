@@ -443,3 +443,37 @@ func TestLogInvariantCheckIsBoundedAndHasNoSideEffects(t *testing.T) {
 	l.checkInvariants()
 	require.NoError(t, l.err(), "the check recorded a storage error")
 }
+
+// A leader holds at most MaxPendingReadIndex reads, whether they wait for
+// its first commit in its term or for a heartbeat round: beyond it ReadIndex
+// fails with ErrReadIndexDropped, and once the reads are answered there is
+// room again.
+func TestPendingReadsAreBounded(t *testing.T) {
+	c := rnNewCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReadIndex = 3 })
+	c.elect(1)
+	rn := c.node(1).rn
+	for i := range 3 {
+		require.NoError(t, rn.ReadIndex([]byte{byte(i)}))
+	}
+	require.ErrorIs(t, rn.ReadIndex([]byte("x")), ErrReadIndexDropped)
+	require.Len(t, rn.raft.readOnly.rounds, 3)
+	c.stabilize()
+	require.Len(t, c.node(1).readStates, 3)
+	require.NoError(t, rn.ReadIndex([]byte("y")))
+
+	// Reads held until a new leader's first commit count too.
+	c = rnNewCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReadIndex = 2 })
+	require.NoError(t, c.node(1).rn.Campaign())
+	c.process()
+	c.deliver(rnIs(pb.MsgVote))
+	c.process()
+	c.deliver(rnIs(pb.MsgVoteResp))
+	rn = c.node(1).rn
+	require.Equal(t, StateLeader, rn.BasicStatus().RaftState)
+	require.NoError(t, rn.ReadIndex([]byte("a")))
+	require.NoError(t, rn.ReadIndex([]byte("b")))
+	require.Len(t, rn.raft.pendingReadIndexMessages, 2)
+	require.ErrorIs(t, rn.ReadIndex([]byte("c")), ErrReadIndexDropped)
+	c.stabilize()
+	require.Len(t, c.node(1).readStates, 2)
+}

@@ -183,6 +183,9 @@ type raft struct {
 	// changes among them.
 	confToApply []committedConfChange
 
+	// maxPendingReads bounds len(pendingReadIndexMessages) plus the read
+	// rounds waiting for confirmation (Config.MaxPendingReadIndex).
+	maxPendingReads int
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
@@ -215,6 +218,7 @@ func newRaft(c *Config) (*raft, error) {
 		raftLog:                     raftlog,
 		maxMsgSize:                  c.MaxSizePerMsg,
 		maxUncommittedSize:          c.MaxUncommittedEntriesSize,
+		maxPendingReads:             c.MaxPendingReadIndex,
 		trk:                         progress.MakeTracker(c.MaxInflightMsgs, c.MaxInflightBytes),
 		electionTimeout:             c.ElectionTick,
 		heartbeatTimeout:            c.HeartbeatTick,
