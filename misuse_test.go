@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tickraft/raft/internal/invariants"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file tests that no caller mistake corrupts a node's state: each
@@ -476,4 +477,21 @@ func TestPendingReadsAreBounded(t *testing.T) {
 	require.ErrorIs(t, rn.ReadIndex([]byte("c")), ErrReadIndexDropped)
 	c.stabilize()
 	require.Len(t, c.node(1).readStates, 2)
+}
+
+// copyProposal keeps every field of a proposed entry but the term and index
+// the leader assigns; a field added to Entry that it does not copy fails
+// here.
+func TestCopyProposalCopiesEveryField(t *testing.T) {
+	e := &pb.Entry{}
+	fields := e.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		setNonZero(t, e.ProtoReflect(), fields.Get(i))
+	}
+	e.ProtoReflect().SetUnknown([]byte{0xf8, 0x01, 0x01}) // field 31, varint 1
+	var r raft
+	c := r.copyProposal([]*pb.Entry{e})[0]
+	c.Term, c.Index = e.Term, e.Index
+	require.True(t, proto.Equal(e, c), "copy %v of %v", c, e)
+	require.Equal(t, e.ProtoReflect().GetUnknown(), c.ProtoReflect().GetUnknown())
 }

@@ -333,7 +333,7 @@ func appRequest(t pb.MessageType) bool {
 // every network message but proposals and reads forwarded by followers, and
 // the requests an application may step itself (TransferLeader, ForgetLeader).
 func needsTerm(t pb.MessageType) bool {
-	return !appRequest(t) && t >= 0 && t <= pb.MsgForgetLeader && !pb.IsLocalMsg(t)
+	return !appRequest(t) && t >= 0 && t <= lastMessageType && !pb.IsLocalMsg(t)
 }
 
 // isStorageResp reports whether m is the response of one of the storage

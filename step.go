@@ -9,9 +9,14 @@ import (
 // handler handles one message type in one role.
 type handler func(r *raft, m *pb.Message) error
 
+// lastMessageType is the highest MessageType. The handler tables and
+// needsTerm cover the types up to it; TestMessageTypesAreCovered fails when
+// the enum gains a type, until the type is placed in them.
+const lastMessageType = pb.MsgForgetLeader
+
 // handlerTable maps message types to the handlers of one role. A nil entry
 // means the role ignores the message type.
-type handlerTable [pb.MsgForgetLeader + 1]handler
+type handlerTable [lastMessageType + 1]handler
 
 // Step advances the state machine by one message. Local messages have term
 // 0; network messages carry the sender's term, which is reconciled with ours
@@ -114,6 +119,11 @@ func (r *raft) stepStaleTerm(m *pb.Message) {
 
 // The per-role handler tables. MsgHup, votes and storage responses are
 // handled the same in every role, in step.
+//
+// They are filled in init rather than by their declarations: handlers
+// change roles (becomeFollower sets r.handlers = &followerHandlers), so a
+// table's initializer would refer to the table itself, an initialization
+// cycle the compiler rejects.
 var (
 	leaderHandlers    handlerTable
 	followerHandlers  handlerTable
