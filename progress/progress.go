@@ -351,22 +351,22 @@ func (pr *Progress) Validate() error {
 	in := pr.Inflights
 	switch {
 	case pr.Match >= pr.Next:
-		return fmt.Errorf("Match < Next: %s", pr)
+		return fmt.Errorf("invariant `Match < Next` broken: %s", pr)
 	case in == nil:
-		return errors.New("Inflights is non-nil")
+		return errors.New("invariant `Inflights is non-nil` broken")
 	case in.Count() > 0 && pr.State != StateReplicate:
-		return fmt.Errorf("Inflights is empty outside StateReplicate: %s", pr)
+		return fmt.Errorf("invariant `Inflights is empty outside StateReplicate` broken: %s", pr)
 	case (pr.PendingSnapshot > 0) != (pr.State == StateSnapshot):
-		return fmt.Errorf("PendingSnapshot > 0 exactly in StateSnapshot: %s", pr)
+		return fmt.Errorf("invariant `PendingSnapshot > 0 exactly in StateSnapshot` broken: %s", pr)
 	case pr.State == StateSnapshot && pr.Next <= pr.PendingSnapshot:
-		return fmt.Errorf("in StateSnapshot, Next > PendingSnapshot: %s", pr)
+		return fmt.Errorf("invariant `in StateSnapshot, Next > PendingSnapshot` broken: %s", pr)
 	case pr.State == StateReplicate && pr.MsgAppFlowPaused && !in.Full():
-		return fmt.Errorf("in StateReplicate, the flow is paused only when Inflights is full: %s", pr)
+		return fmt.Errorf("invariant `in StateReplicate, the flow is paused only when Inflights is full` broken: %s", pr)
 	}
 	if pr.State == StateReplicate {
 		for i := range in.count {
 			if idx := in.buffer[in.pos(i)].index; idx <= pr.Match || idx >= pr.Next {
-				return fmt.Errorf("in StateReplicate, every message in Inflights ends in (Match, Next-1]: index %d, %s", idx, pr)
+				return fmt.Errorf("invariant `in StateReplicate, every message in Inflights ends in (Match, Next-1]` broken: index %d, %s", idx, pr)
 			}
 		}
 	}
