@@ -1,14 +1,18 @@
 package raft
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"github.com/tickraft/raft/internal/invariants"
+	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -362,9 +366,13 @@ func TestStorageErrUnavailableStopsNode(t *testing.T) {
 	c.heal()
 	c.tick(1, 1)
 	c.stabilize()
-	err := c.node(1).rn.BasicStatus().Err
-	require.ErrorIs(t, err, ErrStorageFailed)
-	require.ErrorIs(t, err, ErrUnavailable)
+	bs := c.node(1).rn.BasicStatus()
+	require.ErrorIs(t, bs.Err, ErrStorageFailed)
+	require.ErrorIs(t, bs.Err, ErrUnavailable)
+	// A stopped node does not keep reporting itself as leader.
+	require.Equal(t, StateFollower, bs.RaftState)
+	require.Equal(t, None, bs.Lead)
+	require.Nil(t, c.node(1).rn.Status().Progress)
 }
 
 // A restarted node does not replay the election timeouts of its previous
@@ -494,4 +502,41 @@ func TestCopyProposalCopiesEveryField(t *testing.T) {
 	c.Term, c.Index = e.Term, e.Index
 	require.True(t, proto.Equal(e, c), "copy %v of %v", c, e)
 	require.Equal(t, e.ProtoReflect().GetUnknown(), c.ProtoReflect().GetUnknown())
+}
+
+// Status renders node IDs in decimal in JSON, as the logs and
+// configurations do.
+func TestStatusJSONDecimalIDs(t *testing.T) {
+	st := storageWith([]uint64{10, 11, 12})
+	rn, err := NewRawNode(&Config{ID: 10, Storage: st, ElectionTick: 10, HeartbeatTick: 1})
+	require.NoError(t, err)
+	rn.raft.becomeCandidate()
+	rn.raft.becomeLeader()
+	rn.raft.leadTransferee = 11
+	var got struct {
+		ID             string                     `json:"id"`
+		Vote           string                     `json:"vote"`
+		Lead           string                     `json:"lead"`
+		LeadTransferee string                     `json:"leadTransferee"`
+		Progress       map[string]json.RawMessage `json:"progress"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(rn.Status().String()), &got))
+	require.Equal(t, "10", got.ID)
+	require.Equal(t, "10", got.Vote)
+	require.Equal(t, "10", got.Lead)
+	require.Equal(t, "11", got.LeadTransferee)
+	require.ElementsMatch(t, []string{"10", "11", "12"}, slices.Collect(maps.Keys(got.Progress)))
+}
+
+// WithProgress visits nothing on a node that does not lead, even one that
+// led before and still holds the progress of that time.
+func TestWithProgressOnFollowerVisitsNothing(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	c.elect(2)
+	n := 0
+	c.node(1).rn.WithProgress(func(uint64, ProgressType, progress.Progress) { n++ })
+	require.Zero(t, n, "a former leader visited its stale progress")
+	c.node(2).rn.WithProgress(func(uint64, ProgressType, progress.Progress) { n++ })
+	require.Equal(t, 3, n)
 }

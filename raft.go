@@ -586,6 +586,11 @@ func (r *raft) fail(err error) error {
 	if r.failed == nil {
 		r.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		r.logger.Error("raft node stopped by a storage failure", slog.Any(keyError, err))
+		if r.state != StateFollower || r.lead != None {
+			// A stopped node leads nothing and follows no one: it must
+			// not report itself (or anyone) as leader to the application.
+			r.becomeFollower(r.Term, None)
+		}
 		r.msgs = nil
 		r.msgsAfterAppend = nil
 		r.selfAckIndex, r.selfAckTerm = 0, 0
