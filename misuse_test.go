@@ -540,3 +540,41 @@ func TestWithProgressOnFollowerVisitsNothing(t *testing.T) {
 	c.node(2).rn.WithProgress(func(uint64, ProgressType, progress.Progress) { n++ })
 	require.Equal(t, 3, n)
 }
+
+// INFO logs carry one line per real event: a leader holding back a
+// snapshot that predates a new peer says so once, not at every heartbeat,
+// and a follower moving to a higher term is not a role change.
+func TestInfoLogsOneLinePerEvent(t *testing.T) {
+	var logs logBuffer
+	c := rnNewCluster(t, 3, func(cfg *Config) { cfg.Logger = logs.logger(slog.LevelInfo) })
+	c.elect(1)
+	c.propose(1, "a")
+	c.stabilize()
+	leader := c.node(1)
+	applied := leader.rn.BasicStatus().Applied
+	_, err := leader.st.CreateSnapshot(applied, &pb.ConfState{Voters: ids(3)}, nil)
+	require.NoError(t, err)
+	require.NoError(t, leader.st.Compact(applied))
+
+	// Node 4 joins empty and answers heartbeats; the only snapshot
+	// predates it.
+	st4 := NewMemoryStorage()
+	rn4, err := NewRawNode(&Config{ID: 4, Storage: st4, ElectionTick: 10, HeartbeatTick: 1, Logger: logs.logger(slog.LevelInfo)})
+	require.NoError(t, err)
+	c.nodes[4] = &rnNode{id: 4, rn: rn4, st: st4}
+	c.ids = append(c.ids, 4)
+	require.NoError(t, leader.rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 4}))
+	c.stabilize()
+	for range 5 {
+		c.tick(1, 1)
+		c.stabilize()
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), "snapshot predates the peer's membership"), logs.String())
+
+	// A follower that sees a higher term stays a follower: no role change.
+	before := strings.Count(logs.String(), "raft role changed")
+	c.elect(2)
+	after := logs.String()
+	require.NotContains(t, after, "role=StateFollower prev_role=StateFollower")
+	require.Greater(t, strings.Count(after, "raft role changed"), before, "real role changes are still logged")
+}

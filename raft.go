@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,6 +190,10 @@ type raft struct {
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
+
+	// snapHeldBack is, per peer, the index of the snapshot the leader last
+	// held back because it predates the peer's membership (logged once).
+	snapHeldBack map[uint64]uint64
 
 	// failed is the storage error that stopped this node, or nil.
 	failed error
@@ -515,8 +520,14 @@ func (r *raft) becomeLeader() {
 	r.logRoleChange(prev)
 }
 
+// logRoleChange logs a change of role. Staying a follower (at a new term,
+// which "raft saw a higher term" already logs) is not news at Info.
 func (r *raft) logRoleChange(prev StateType) {
-	r.logger.Info("raft role changed",
+	level := slog.LevelInfo
+	if prev == r.state {
+		level = slog.LevelDebug
+	}
+	r.logger.Log(context.Background(), level, "raft role changed",
 		slog.String(keyRole, r.state.String()), slog.String(keyPrevRole, prev.String()),
 		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyLeader, r.lead))
 }

@@ -75,7 +75,7 @@ func leaderReadIndex(r *raft, m *pb.Message) error {
 		return r.invalid(m, "a read request carries exactly one entry with its context, got %d", len(m.Entries))
 	}
 	if held := len(r.pendingReadIndexMessages) + len(r.readOnly.rounds); held >= r.maxPendingReads {
-		r.logger.Debug("raft dropped a read: too many pending", slog.Uint64(keyFrom, m.From), slog.Int("pending", held))
+		r.logger.Debug("raft dropped a read: too many pending", slog.Uint64(keyFrom, m.From), slog.Int(keyPending, held))
 		return ErrReadIndexDropped
 	}
 	if !r.committedEntryInCurrentTerm() {

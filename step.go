@@ -78,7 +78,7 @@ func (r *raft) stepTerm(m *pb.Message) (handled bool, err error) {
 		default:
 			r.logger.Info("raft saw a higher term",
 				slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-				slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+				slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 			if m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat || m.Type == pb.MsgSnap {
 				r.becomeFollower(m.Term, m.From)
 			} else {
@@ -113,7 +113,7 @@ func (r *raft) stepStaleTerm(m *pb.Message) {
 	default:
 		r.logger.Debug("raft ignored a message from an older term",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-			slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+			slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 	}
 }
 
