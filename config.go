@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -53,10 +52,6 @@ const (
 	// Config.MaxPendingReadIndex).
 	DefaultMaxPendingReadIndex = 4096
 )
-
-// ErrInvalidConfig wraps every error returned by Config.Validate, so callers
-// can tell a configuration mistake from other failures with errors.Is.
-var ErrInvalidConfig = errors.New("raft: invalid config")
 
 // Config holds the parameters of one raft node. Fill it in, then pass it to
 // NewRawNode, which applies WithDefaults and Validate.

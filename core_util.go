@@ -1,14 +1,10 @@
 package raft
 
 import (
-	"errors"
 	"slices"
 
 	pb "github.com/tickraft/raft/raftpb"
 )
-
-// errStopScan ends a log scan early without reporting a failure.
-var errStopScan = errors.New("stop scan")
 
 // applyingSize is how committed entries are measured against
 // MaxCommittedSizePerReady: their payload bytes. The log cuts pages by

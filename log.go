@@ -22,20 +22,6 @@ func pbEntryID(e *pb.Entry) entryID {
 	return entryID{term: e.GetTerm(), index: e.GetIndex()}
 }
 
-// Errors the raftLog reports for bad input from peers. They are wrapped with
-// the offending values; test with errors.Is.
-var (
-	// errCommitBeyondLast: a commit index larger than the last index of the
-	// log, which no correct leader sends.
-	errCommitBeyondLast = errors.New("raft: commit index beyond the last log index")
-	// errTruncateCommitted: an append whose entries conflict with a
-	// committed entry, which would break the safety of the log.
-	errTruncateCommitted = errors.New("raft: append conflicts with a committed entry")
-	// errMalformedAppend: entries that do not directly follow the previous
-	// entry with contiguous indexes and non-decreasing terms.
-	errMalformedAppend = errors.New("raft: malformed append")
-)
-
 // raftLog is a node's view of the replicated log: the persisted part in
 // Storage, followed by the part not yet persisted in unstable, plus how far
 // the log is committed, handed out for application, and applied.

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -579,10 +578,6 @@ func (rn *RawNode) HasReady() bool {
 	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())
 }
 
-// ErrAsyncAdvance is returned by Advance in AsyncStorageWrites mode, where
-// progress is reported by stepping the storage responses instead.
-var ErrAsyncAdvance = errors.New("raft: Advance is not used with AsyncStorageWrites")
-
 // Advance tells the node that the application handled the last Ready:
 // persisted it, sent its messages and applied its committed entries.
 func (rn *RawNode) Advance(_ Ready) error {
@@ -661,10 +656,6 @@ func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) error {
 	}
 	return rn.raft.Step(&pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: status == SnapshotFailure})
 }
-
-// ErrBootstrapNotEmpty is returned by Bootstrap on a node whose storage
-// already holds state.
-var ErrBootstrapNotEmpty = errors.New("raft: cannot bootstrap a node with non-empty storage")
 
 // Bootstrap sets up the initial configuration of a brand-new cluster: it
 // appends one committed AddNode entry per peer, at term 1, and applies
