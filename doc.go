@@ -64,6 +64,16 @@ leader transfer carry it at once.) Config.EagerCommitPropagation sends it
 at once instead, at the cost of a message, a Ready and an answer per
 follower and commit.
 
+Every queue a node keeps is bounded by its Config: messages in flight per
+follower (MaxInflightMsgs, default 256; MaxInflightBytes, no limit by
+default), committed entries handed out and not applied
+(MaxCommittedSizePerReady, default MaxSizePerMsg), reads a leader holds
+(MaxPendingReadIndex, default 4096), and the leader's uncommitted entries
+(MaxUncommittedEntriesSize). The last has no limit by default: a leader
+that cannot commit (a quorum is down) keeps every proposal in memory, so a
+production program should set it; proposals beyond it fail with
+ErrProposalDropped.
+
 # The persistence contract
 
 A node's answers promise durability: a vote promises the voter will not vote
@@ -113,7 +123,8 @@ The lease rests on the voters' promise not to vote for an election timeout
 after hearing from the leader (or restarting), and on ticks coming at the
 same rate on every node; see ReadOnlyLeaseBased. A new leader holds read requests until it has committed an entry of
 its own term. Followers forward requests to the leader; with no known leader
-ReadIndex returns ErrNoLeader.
+ReadIndex returns ErrNoLeader. A leader holding MaxPendingReadIndex reads
+refuses more with ErrReadIndexDropped.
 
 # Membership
 
