@@ -156,16 +156,27 @@ compacts its log should snapshot after applying a configuration change.
 
 Invalid input is an error, never a crash: NewRawNode validates its Config,
 Step rejects local message types (ErrStepLocalMsg), responses from unknown
-peers (ErrStepPeerNotFound) and messages inconsistent with the log
-(ErrInvalidMessage, counted in BasicStatus.DroppedMessages). A Storage error
+peers (ErrStepPeerNotFound) and messages inconsistent with the log or
+addressed to another node (ErrInvalidMessage, counted in
+BasicStatus.DroppedMessages). A message stepped twice is a duplicate, never
+a corruption: the node writes into nothing it is handed, so a proposal
+stepped twice is proposed twice. Misuse of the API returns an error and
+changes nothing: Advance without a Ready, an unknown SnapshotStatus
+(ErrInvalidCall); a nil or malformed configuration change, or one that was
+not handed out in CommittedEntries or was applied already
+(ErrConfChangeRejected); Bootstrap without the node itself
+(ErrInvalidConfig). A term from outside the configuration more than 2^40
+ahead of the node's is refused as corrupt. A Storage error
 stops the node, except ErrCompacted from Entries and Term (the log was
 compacted meanwhile) and ErrSnapshotTemporarilyUnavailable from Snapshot
 (asked again later); ErrUnavailable from storage means it lost entries it
 acknowledged, and stops the node too. So does a follower that learns from
 its leader that its storage lost entries it had acknowledged (the error
 names them). From then on the node neither votes, campaigns nor appends,
-and its API calls return an error wrapping ErrStorageFailed. A panic is kept
-for broken internal invariants only, and its message names the invariant.
+and its API calls return an error wrapping ErrStorageFailed; it reports
+itself as a follower with no leader. A panic is kept for broken internal
+invariants only: its value is an *invariants.Violation (an error) naming
+the invariant.
 
 # Logging
 
