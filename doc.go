@@ -175,8 +175,8 @@ its leader that its storage lost entries it had acknowledged (the error
 names them). From then on the node neither votes, campaigns nor appends,
 and its API calls return an error wrapping ErrStorageFailed; it reports
 itself as a follower with no leader. A panic is kept for broken internal
-invariants only: its value is an *invariants.Violation (an error) naming
-the invariant.
+invariants only: its value is an error naming the invariant and the
+values that broke it.
 
 # Logging
 
