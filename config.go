@@ -1,10 +1,11 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+
+	pb "github.com/tickraft/raft/raftpb"
 )
 
 // ReadOnlyOption chooses how the leader confirms it is still the leader
@@ -47,11 +48,10 @@ const (
 	DefaultHeartbeatTick   = 1
 	DefaultMaxSizePerMsg   = 1 << 20
 	DefaultMaxInflightMsgs = 256
+	// DefaultMaxPendingReadIndex bounds the reads a leader holds (see
+	// Config.MaxPendingReadIndex).
+	DefaultMaxPendingReadIndex = 4096
 )
-
-// ErrInvalidConfig wraps every error returned by Config.Validate, so callers
-// can tell a configuration mistake from other failures with errors.Is.
-var ErrInvalidConfig = errors.New("raft: invalid config")
 
 // Config holds the parameters of one raft node. Fill it in, then pass it to
 // NewRawNode, which applies WithDefaults and Validate.
@@ -95,9 +95,18 @@ type Config struct {
 	MaxCommittedSizePerReady uint64
 	// MaxUncommittedEntriesSize limits the payload bytes of entries a leader
 	// holds uncommitted; proposals beyond it are dropped with
-	// ErrProposalDropped. Zero means no limit. Empty entries are never
+	// ErrProposalDropped. Zero, the default, means no limit: a leader that
+	// cannot commit (a quorum is down) then keeps every proposal in memory,
+	// so production programs should set it. Empty entries are never
 	// refused.
 	MaxUncommittedEntriesSize uint64
+	// MaxPendingReadIndex limits the ReadIndex requests a leader holds at
+	// once: those waiting for its first commit in its term, and those
+	// waiting for a heartbeat round to confirm its leadership. Beyond it a
+	// request is dropped with ErrReadIndexDropped (a forwarded one is
+	// dropped, and the follower's client retries as after any lost
+	// request). Zero means DefaultMaxPendingReadIndex.
+	MaxPendingReadIndex int
 	// MaxInflightMsgs limits the number of append messages in flight to one
 	// follower in the Replicate state. Zero means DefaultMaxInflightMsgs.
 	MaxInflightMsgs int
@@ -136,8 +145,15 @@ type Config struct {
 	// must learn of within a round trip) go out at once either way.
 	EagerCommitPropagation bool
 
-	// Seed seeds the source of randomized election timeouts when Rand is nil.
-	// Two nodes with the same Config, Seed included, behave identically.
+	// Seed seeds the source of randomized election timeouts when Rand is nil,
+	// together with the node's ID and the state it starts from (the
+	// persisted hard state and last index). Two nodes with the same Config
+	// and the same storage behave identically, which makes runs replayable;
+	// a node restarted after its term, vote, commit index or log moved on
+	// draws a new sequence of timeouts rather than replaying the old one.
+	// The state need not move between two restarts: a production program
+	// should set Seed to a fresh random value at every start (for instance
+	// from crypto/rand), and only tests should fix it.
 	Seed uint64
 	// Rand, when set, is the source of randomness and Seed is ignored. It is
 	// used only by this node and must not be shared between nodes.
@@ -166,6 +182,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxInflightMsgs == 0 {
 		c.MaxInflightMsgs = DefaultMaxInflightMsgs
 	}
+	if c.MaxPendingReadIndex == 0 {
+		c.MaxPendingReadIndex = DefaultMaxPendingReadIndex
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -191,6 +210,8 @@ func (c *Config) Validate() error {
 		return bad("Storage must be set")
 	case c.MaxInflightMsgs <= 0:
 		return bad("MaxInflightMsgs must be positive, got %d", c.MaxInflightMsgs)
+	case c.MaxPendingReadIndex <= 0:
+		return bad("MaxPendingReadIndex must be positive, got %d", c.MaxPendingReadIndex)
 	case c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxSizePerMsg:
 		return bad("MaxInflightBytes (%d) must be at least MaxSizePerMsg (%d)", c.MaxInflightBytes, c.MaxSizePerMsg)
 	case c.ReadOnlyOption != ReadOnlySafe && c.ReadOnlyOption != ReadOnlyLeaseBased:
@@ -203,10 +224,28 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// newRand returns the node's source of randomness.
-func (c *Config) newRand() *rand.Rand {
+// newRand returns the node's source of randomness, for a node starting
+// from hard state hs and last index last (see Seed). A node starting empty
+// uses Seed and ID alone.
+func (c *Config) newRand(hs *pb.HardState, last uint64) *rand.Rand {
 	if c.Rand != nil {
 		return rand.New(c.Rand)
 	}
-	return rand.New(rand.NewPCG(c.Seed, c.ID))
+	seed := c.Seed
+	if hs.GetTerm() != 0 || hs.GetVote() != 0 || hs.GetCommit() != 0 || last != 0 {
+		for _, v := range []uint64{hs.GetTerm(), hs.GetVote(), hs.GetCommit(), last} {
+			seed = splitmix64(seed ^ v)
+		}
+	}
+	return rand.New(rand.NewPCG(seed, c.ID))
+}
+
+// splitmix64 is the finalizer of the SplitMix64 generator: it spreads every
+// input bit over the output, so seeds that differ a little draw unrelated
+// sequences.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,13 +14,14 @@ import (
 
 // appendEntry appends proposed entries to the leader's log, stamping them
 // with the current term and the next indexes. It refuses them when they
-// would exceed the uncommitted-size limit. The entries are owned by the
-// log from here on.
+// would exceed the uncommitted-size limit. The entries must be the node's
+// own (created by it, or copied by copyProposal): they are owned by the log
+// from here on.
 func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	// Refuse before stamping: a refused proposal's entries stay untouched.
 	if !r.increaseUncommittedSize(es) {
 		r.logger.Warn("raft dropped a proposal: the uncommitted size limit is reached",
-			slog.Uint64("uncommitted_size", r.uncommittedSize), slog.Uint64("limit", r.maxUncommittedSize))
+			slog.Uint64(keyUncommittedSize, r.uncommittedSize), slog.Uint64(keyLimit, r.maxUncommittedSize))
 		return false
 	}
 	li := r.raftLog.lastIndex()
@@ -197,10 +199,21 @@ func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress, err error) bo
 		// The snapshot predates the peer's membership: the peer would refuse
 		// it (it must not adopt a configuration without itself). Wait for
 		// the application to take a newer one; the next probe asks again.
-		r.logger.Info("raft snapshot predates the peer's membership; waiting for a newer one",
+		// Said once per peer and snapshot: probes come every heartbeat.
+		level := slog.LevelInfo
+		if r.snapHeldBack[to] == snap.Metadata.Index {
+			level = slog.LevelDebug
+		} else {
+			if r.snapHeldBack == nil {
+				r.snapHeldBack = map[uint64]uint64{}
+			}
+			r.snapHeldBack[to] = snap.Metadata.Index
+		}
+		r.logger.Log(context.Background(), level, "raft snapshot predates the peer's membership; waiting for a newer one",
 			slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, snap.Metadata.Index))
 		return false
 	}
+	delete(r.snapHeldBack, to)
 	sindex, sterm := snap.Metadata.Index, snap.Metadata.Term
 	r.logger.Info("raft sent a snapshot",
 		slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, sindex), slog.Uint64(keySnapTerm, sterm),
@@ -267,7 +280,7 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	}
 	if r.leadTransferee != None {
 		r.logger.Debug("raft dropped a proposal: leader transfer in progress",
-			slog.Uint64("transferee", r.leadTransferee))
+			slog.Uint64(keyTransferee, r.leadTransferee))
 		return ErrProposalDropped
 	}
 	confIndex := uint64(0)
@@ -281,7 +294,15 @@ func leaderPropose(r *raft, m *pb.Message) error {
 		}
 		confIndex = r.raftLog.lastIndex() + uint64(i) + 1
 	}
-	if !r.appendEntry(m.Entries...) {
+	ents := m.Entries
+	if m != r.ownProposal {
+		// The entries belong to the caller (a message from the network, a
+		// retry, a transport that shares pointers): the log gets copies to
+		// stamp, so stepping the same message again is a clean second
+		// proposal and never rewrites entries the log already holds.
+		ents = r.copyProposal(ents)
+	}
+	if !r.appendEntry(ents...) {
 		return ErrProposalDropped
 	}
 	if confIndex != 0 {
@@ -290,6 +311,25 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	// Sent with the next Ready: proposals stepped until then share appends.
 	r.bcastPending = true
 	return nil
+}
+
+// propEntChunkSize is the number of entries allocated together for the
+// copies copyProposal makes.
+const propEntChunkSize = 16
+
+// copyProposal returns fresh entries with the content of ents (not their
+// term and index, which the leader assigns), for the log to own.
+func (r *raft) copyProposal(ents []*pb.Entry) []*pb.Entry {
+	out := make([]*pb.Entry, len(ents))
+	for i, e := range ents {
+		c := r.propEntries.next(propEntChunkSize)
+		c.Type, c.Data = e.Type, e.Data
+		if u := e.ProtoReflect().GetUnknown(); len(u) > 0 {
+			c.ProtoReflect().SetUnknown(u)
+		}
+		out[i] = c
+	}
+	return out
 }
 
 func followerPropose(r *raft, m *pb.Message) error {
@@ -354,8 +394,8 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 	hintIndex := min(m.Index, r.raftLog.lastIndex())
 	hintIndex, hintTerm := r.raftLog.findConflictByTerm(hintIndex, m.LogTerm)
 	r.logger.Debug("raft rejected an append",
-		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("log_term", m.LogTerm),
-		slog.Uint64("hint_index", hintIndex), slog.Uint64("hint_term", hintTerm))
+		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64(keyLogTerm, m.LogTerm),
+		slog.Uint64(keyHintIndex, hintIndex), slog.Uint64(keyHintTerm, hintTerm))
 	resp := r.newMessage()
 	resp.To, resp.Type, resp.Index, resp.Reject = m.From, pb.MsgAppResp, m.Index, true
 	resp.RejectHint, resp.LogTerm = hintIndex, hintTerm
@@ -401,10 +441,18 @@ func (r *raft) checkAgainstCommitted(m *pb.Message) error {
 
 // handleHeartbeat is the follower side of MsgHeartbeat.
 func (r *raft) handleHeartbeat(m *pb.Message) error {
-	if m.Commit > r.raftLog.lastIndex() {
-		// The leader caps the commit index at what we acknowledged, so this
-		// cannot come from a correct leader.
-		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, r.raftLog.lastIndex())
+	if last := r.raftLog.lastIndex(); m.Commit > last {
+		if m.From == r.lead && r.trk.Progress[m.From] != nil {
+			// The leader caps the commit index at what we acknowledged in
+			// its term, and our log keeps what it acknowledged: storage
+			// lost entries it reported durable (an fsync that lied, a lost
+			// unsynced tail). Going on would leave this node behind for
+			// good, rejecting every append; stop and say what was lost.
+			return r.fail(fmt.Errorf("%w: leader %d of term %d commits index %d, which this node acknowledged, "+
+				"but the log ends at index %d: entries %d to at least %d were lost",
+				errStorageLost, m.From, r.Term, m.Commit, last, last+1, m.Commit))
+		}
+		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, last)
 	}
 	if err := r.raftLog.commitTo(m.Commit); err != nil {
 		return r.invalid(m, "%v", err)
@@ -468,7 +516,19 @@ func leaderAppResp(r *raft, m *pb.Message) error {
 func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 	r.logger.Debug("raft append rejected",
 		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index),
-		slog.Uint64("hint_index", m.RejectHint), slog.Uint64("hint_term", m.LogTerm))
+		slog.Uint64(keyHintIndex, m.RejectHint), slog.Uint64(keyHintTerm, m.LogTerm))
+	if m.RejectHint < pr.Match {
+		// A peer holds what it acknowledged, so it hints at Match or
+		// above. Below it, the rejection was sent before that
+		// acknowledgement (the network reordered them) or the peer's
+		// storage lost entries it reported durable: that peer never
+		// catches up (Match stays where it was), and stops once the next
+		// heartbeat tells it.
+		r.logger.Warn("raft peer rejected an append below the index it acknowledged: a stale rejection, "+
+			"or the peer lost acknowledged entries",
+			slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64(keyHintIndex, m.RejectHint),
+			slog.String(keyProgress, pr.String()))
+	}
 	next := m.RejectHint
 	if m.LogTerm > 0 {
 		// The follower's log has term m.LogTerm at m.RejectHint. Our last
