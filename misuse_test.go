@@ -246,6 +246,7 @@ func TestForgedTermDoesNotWedge(t *testing.T) {
 	require.Greater(t, rn.BasicStatus().Term, high)
 	c.propose(2, "after")
 	c.stabilize()
+	c.beat(2) // node 1 learns the commit index with the heartbeat (lazy propagation)
 	require.Contains(t, c.node(1).applied, "after")
 }
 
@@ -289,6 +290,7 @@ func TestFollowerStopsWhenStorageLostAcknowledgedEntries(t *testing.T) {
 		c.propose(1, d)
 	}
 	c.stabilize()
+	c.beat(1) // the followers learn the commit index (lazy propagation)
 	old := c.node(2)
 	last, err := old.st.LastIndex()
 	require.NoError(t, err)

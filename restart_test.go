@@ -98,7 +98,11 @@ func mbApplyToConfState(t *testing.T, cs *pb.ConfState, cc pb.ConfChangeI) *pb.C
 	st.snapshot.Metadata.ConfState = cs
 	rn, err := NewRawNode(&Config{ID: 1, Storage: st, Seed: 1})
 	require.NoError(t, err)
-	out, err := rn.ApplyConfChange(cc)
+	// The scratch node never committed cc, so the public ApplyConfChange
+	// would refuse it: apply it underneath.
+	v2, err := asConfChangeV2(cc)
+	require.NoError(t, err)
+	out, err := rn.raft.applyConfChange(v2)
 	require.NoError(t, err)
 	return out
 }
