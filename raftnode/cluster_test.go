@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
@@ -223,4 +224,71 @@ func TestHeartbeatCarriesCommit(t *testing.T) {
 	c.apps[1].waitFor("the leader to apply", func(a *app) bool { return slices.Contains(a.data, "x") })
 	c.apps[1].n.Tick() // HeartbeatTick is 1: a heartbeat with the commit index
 	c.apps[2].waitFor("the follower to apply", func(a *app) bool { return slices.Contains(a.data, "x") })
+}
+
+// TestSnapshotCatchUp: a node that joins after the leader compacted its log
+// catches up from a snapshot sent through the Nodes (the sender reports it
+// with ReportSnapshot), then from the log.
+func TestSnapshotCatchUp(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, false, nil, 1, 2, 3)
+	c.each(func(a *app) { a.waitApplied(3) })
+	l := c.apps[1]
+	must(t, l.n.Campaign(ctx))
+	c.each(func(a *app) { a.waitLeader(1) })
+	for i := range 5 {
+		must(t, l.n.Propose(ctx, fmt.Appendf(nil, "v%d", i)))
+	}
+	l.waitFor("the proposals", func(a *app) bool { return len(a.data) == 5 })
+
+	// Node 4 starts empty, but hears nothing from the leader until the
+	// leader has compacted past everything 4 needs.
+	a4 := c.start(4, nil, nil)
+	c.net.setCut(1, 4, true)
+	must(t, l.n.ProposeConfChange(ctx, &pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 4}))
+	l.waitFor("node 4 in the configuration", func(a *app) bool { return slices.Contains(a.conf.GetVoters(), 4) })
+	snapIndex := l.snapshot()
+	c.net.setCut(1, 4, false)
+
+	tickUntil(l, a4, "the snapshot", func(a *app) bool { return a.snapshots == 1 && a.applied >= snapIndex })
+	want := l.appliedData()
+	if got := a4.appliedData(); !slices.Equal(got, want) {
+		t.Fatalf("node 4 restored %v from the snapshot, want %v", got, want)
+	}
+	// And it follows the log from there.
+	must(t, l.n.Propose(ctx, []byte("after")))
+	a4.waitFor("the entry after the snapshot", func(a *app) bool { return slices.Contains(a.data, "after") })
+	if st := l.n.Status(); st.Progress[4].Match < snapIndex {
+		t.Fatalf("leader's progress for node 4 %+v, want match at least %d", st.Progress[4], snapIndex)
+	}
+}
+
+// TestForgetLeader: a follower that forgets its leader has none until the
+// leader's next heartbeat, and meanwhile its proposals wait.
+func TestForgetLeader(t *testing.T) {
+	ctx := context.Background()
+	c := newCluster(t, false, nil, 1, 2, 3)
+	c.each(func(a *app) { a.waitApplied(3) })
+	must(t, c.apps[1].n.Campaign(ctx))
+	c.each(func(a *app) { a.waitLeader(1) })
+	// Quiet: everyone applied the leader's empty entry, so no message of
+	// the leader is still on its way to remind the follower.
+	c.each(func(a *app) { a.waitApplied(4) })
+	f := c.apps[2]
+	must(t, f.n.ForgetLeader(ctx))
+	if st := f.n.Status(); st.Lead != raft.None {
+		t.Fatalf("follower's leader %d after ForgetLeader, want none", st.Lead)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := f.n.Propose(short, []byte("x")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Propose on a follower without a leader = %v, want context.DeadlineExceeded", err)
+	}
+	c.apps[1].n.Tick() // a heartbeat: the follower learns its leader again
+	f.waitFor("the leader again", func(a *app) bool { return a.lead == 1 })
+	must(t, f.n.Propose(ctx, []byte("y")))
+	c.apps[1].waitFor("the forwarded proposal", func(a *app) bool { return slices.Equal(a.data, []string{"y"}) })
+	if err := c.apps[1].n.ReportUnreachable(2); err != nil {
+		t.Fatalf("ReportUnreachable on the leader: %v", err)
+	}
 }

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/tickraft/raft"
-	pb "github.com/tickraft/raft/raftpb"
 	"github.com/tickraft/raft/raftnode"
+	pb "github.com/tickraft/raft/raftpb"
 )
 
 // check stops the example at the first unexpected error. A real

@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,13 +46,14 @@ func (nw *network) register(id uint64) *mailbox {
 	return b
 }
 
-func (nw *network) send(m *pb.Message) {
+// send delivers m to its node's mailbox, and reports whether it did.
+func (nw *network) send(m *pb.Message) bool {
 	nw.mu.Lock()
 	b := nw.boxes[m.To]
 	drop := nw.cut[[2]uint64{m.From, m.To}]
 	nw.mu.Unlock()
 	if b == nil || drop {
-		return
+		return false
 	}
 	c := proto.Clone(m).(*pb.Message)
 	b.mu.Lock()
@@ -61,6 +63,14 @@ func (nw *network) send(m *pb.Message) {
 	case b.notify <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// setCut cuts (or restores) the link from one node to another.
+func (nw *network) setCut(from, to uint64, cut bool) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	nw.cut[[2]uint64{from, to}] = cut
 }
 
 func (b *mailbox) take() []*pb.Message {
@@ -97,6 +107,8 @@ type app struct {
 	reads   []raft.ReadState
 	lead    uint64
 	state   raft.StateType
+	// snapshots counts the snapshots installed.
+	snapshots int
 	// stepErrs are errors Step returned for delivered messages.
 	stepErrs []error
 }
@@ -210,9 +222,22 @@ func (a *app) queue(c chan *pb.Message, m *pb.Message) {
 	}
 }
 
+// send hands m to the network. A snapshot's sender reports how the send
+// ended, as the Node's contract asks.
 func (a *app) send(m *pb.Message) {
-	if a.net != nil {
-		a.net.send(m)
+	if a.net == nil {
+		return
+	}
+	delivered := a.net.send(m)
+	if m.Type != pb.MsgSnap {
+		return
+	}
+	status := raft.SnapshotFinish
+	if !delivered {
+		status = raft.SnapshotFailure
+	}
+	if err := a.n.ReportSnapshot(m.To, status); err != nil && !errors.Is(err, ErrStopped) {
+		a.t.Errorf("node %d: ReportSnapshot: %v", a.id, err)
 	}
 }
 
@@ -236,6 +261,8 @@ func (a *app) apply(snap *pb.Snapshot, ents []*pb.Entry) {
 	if snap != nil {
 		a.update(func() {
 			a.applied, a.conf = snap.Metadata.Index, proto.Clone(snap.Metadata.ConfState).(*pb.ConfState)
+			a.data = decodeState(snap.Data)
+			a.snapshots++
 		})
 	}
 	for _, e := range ents {
@@ -409,5 +436,55 @@ func (c *cluster) stop() {
 func (c *cluster) each(f func(a *app)) {
 	for _, a := range c.apps {
 		f(a)
+	}
+}
+
+// The state machine's snapshot is its applied data, one entry a line.
+func encodeState(data []string) []byte { return []byte(strings.Join(data, "\n")) }
+
+func decodeState(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\n")
+}
+
+// snapshot makes the app's storage take a snapshot of what it applied and
+// compact the log up to it.
+func (a *app) snapshot() uint64 {
+	a.t.Helper()
+	a.mu.Lock()
+	index, data, cs := a.applied, encodeState(a.data), a.conf
+	a.mu.Unlock()
+	if _, err := a.storage.CreateSnapshot(index, cs, data); err != nil {
+		a.t.Fatalf("node %d: CreateSnapshot(%d): %v", a.id, index, err)
+	}
+	if err := a.storage.Compact(index); err != nil {
+		a.t.Fatalf("node %d: Compact(%d): %v", a.id, index, err)
+	}
+	return index
+}
+
+// tickUntil ticks ticker's node, pacing itself on waiter's changes, until
+// cond holds on waiter. The pause between ticks only paces the loop; the
+// outcome does not depend on it.
+func tickUntil(ticker, waiter *app, what string, cond func(a *app) bool) {
+	waiter.t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for {
+		waiter.mu.Lock()
+		ok, changed := cond(waiter), waiter.changed
+		waiter.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			waiter.t.Fatalf("node %d: still waiting for %s after %v of ticks", waiter.id, what, hangGuard)
+		}
+		ticker.n.Tick()
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
