@@ -31,15 +31,17 @@ One goroutine owns the RawNode. Every method hands its request to that
 goroutine over a channel and, except Tick, waits for the result, so the
 caller learns what RawNode said:
 
-  - Propose and ProposeConfChange return RawNode's error:
+  - Propose returns RawNode's error, as etcd raft's does:
     raft.ErrProposalDropped for a proposal the node cannot take (a follower
     with DisableProposalForwarding, a leader transfer in progress, the
-    uncommitted-size limit, a node outside the configuration), and an error
-    wrapping raft.ErrConfChangeRejected for a configuration change the
-    leader refuses. etcd raft drops a refused configuration change as an
-    empty entry and returns nil. A nil error still means only that the
-    node accepted the proposal, not that it will commit. A change proposed
-    on a follower is forwarded, and the leader's refusal does not come back.
+    uncommitted-size limit, a leader removed from the configuration). A nil
+    error means only that the node accepted the proposal, not that it will
+    commit: watch the committed entries.
+  - ProposeConfChange waits for RawNode's verdict too: an error wrapping
+    raft.ErrConfChangeRejected for a change the leader refuses (etcd raft's
+    returns once the change is queued, and its leader appends a refused
+    change as an empty entry). A change proposed on a follower is
+    forwarded, and the leader's refusal does not come back.
   - While no leader is known, proposals wait (until the context ends), as in
     etcd raft.
   - Step returns RawNode's error: raft.ErrStepLocalMsg for a message type

@@ -597,3 +597,48 @@ func TestUncommittedLimitDropsProposals(t *testing.T) {
 	must(t, m.n.Propose(ctx, []byte("9")))
 	m.until("the retried proposal", func() bool { return len(m.data) == 2 })
 }
+
+// failingStorage is a MemoryStorage whose Entries fails.
+type failingStorage struct{ *raft.MemoryStorage }
+
+var errDisk = errors.New("disk on fire")
+
+func (failingStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) { return nil, errDisk }
+
+// TestStorageFailure: once RawNode stops on a storage failure, the callers
+// learn it: Advance and Propose return it (a proposal does not wait for a
+// leader that will never come), and Status reports it.
+func TestStorageFailure(t *testing.T) {
+	ms := raft.NewMemoryStorage()
+	must(t, ms.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+		Index: 1, Term: 1, ConfState: &pb.ConfState{Voters: []uint64{1}},
+	}}))
+	must(t, ms.Append([]*pb.Entry{{Index: 2, Term: 1, Data: []byte("x")}}))
+	must(t, ms.SetHardState(&pb.HardState{Term: 1, Commit: 2}))
+	cfg := testConfig(1, ms)
+	cfg.Storage = failingStorage{ms}
+	n, err := RestartNode(cfg)
+	must(t, err)
+	defer n.Stop()
+
+	// Handing out entry 2 reads it from storage, which fails.
+	select {
+	case <-n.Ready():
+	case <-time.After(hangGuard):
+		t.Fatal("no Ready")
+	}
+	if err := n.Advance(); !errors.Is(err, raft.ErrStorageFailed) || !errors.Is(err, errDisk) {
+		t.Fatalf("Advance after the failure = %v, want ErrStorageFailed wrapping the disk's error", err)
+	}
+	guard, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if err := n.Propose(guard, []byte("y")); !errors.Is(err, raft.ErrStorageFailed) {
+		t.Fatalf("Propose after the failure = %v, want ErrStorageFailed", err)
+	}
+	if err := n.Campaign(context.Background()); !errors.Is(err, raft.ErrStorageFailed) {
+		t.Fatalf("Campaign after the failure = %v, want ErrStorageFailed", err)
+	}
+	if st := n.Status(); !errors.Is(st.Err, errDisk) {
+		t.Fatalf("Status().Err = %v, want the disk's error", st.Err)
+	}
+}
