@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -598,12 +599,21 @@ func TestUncommittedLimitDropsProposals(t *testing.T) {
 	m.until("the retried proposal", func() bool { return len(m.data) == 2 })
 }
 
-// failingStorage is a MemoryStorage whose Entries fails.
-type failingStorage struct{ *raft.MemoryStorage }
+// failingStorage is a MemoryStorage whose Entries fails once failing is
+// set.
+type failingStorage struct {
+	*raft.MemoryStorage
+	failing *atomic.Bool
+}
 
 var errDisk = errors.New("disk on fire")
 
-func (failingStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) { return nil, errDisk }
+func (s failingStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if s.failing.Load() {
+		return nil, errDisk
+	}
+	return s.MemoryStorage.Entries(lo, hi, maxSize)
+}
 
 // TestStorageFailure: once RawNode stops on a storage failure, the callers
 // learn it: Advance and Propose return it (a proposal does not wait for a
@@ -616,9 +626,15 @@ func TestStorageFailure(t *testing.T) {
 	must(t, ms.Append([]*pb.Entry{{Index: 2, Term: 1, Data: []byte("x")}}))
 	must(t, ms.SetHardState(&pb.HardState{Term: 1, Commit: 2}))
 	cfg := testConfig(1, ms)
-	cfg.Storage = failingStorage{ms}
-	n, err := RestartNode(cfg)
+	// The node reads its storage while starting (more so with -tags
+	// invariants); the disk fails afterwards, before the node's goroutine
+	// starts and reads entry 2 for its first Ready.
+	failing := &atomic.Bool{}
+	cfg.Storage = failingStorage{ms, failing}
+	rn, err := raft.NewRawNode(cfg)
 	must(t, err)
+	failing.Store(true)
+	n := start(cfg, rn)
 	defer n.Stop()
 
 	// Handing out entry 2 reads it from storage, which fails.
