@@ -40,6 +40,7 @@ type Node interface {
 	// leader is known, and returns the node's verdict: nil when the
 	// proposal was accepted (it may still be lost to a leader change: watch
 	// the committed entries), raft.ErrProposalDropped and the like when not.
+	// The node keeps data in its log: do not modify it afterwards.
 	Propose(ctx context.Context, data []byte) error
 	// ProposeConfChange proposes a configuration change (a *pb.ConfChange
 	// or a *pb.ConfChangeV2). A change this node, as leader, refuses returns
