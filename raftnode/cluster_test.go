@@ -29,14 +29,7 @@ func TestCluster(t *testing.T) {
 func testCluster(t *testing.T, async bool) {
 	ctx := context.Background()
 	c := newCluster(t, async, nil, 1, 2, 3)
-	// Each node applies the three bootstrap entries before it may campaign.
-	c.each(func(a *app) { a.waitApplied(3) })
-
-	// Election.
-	if err := c.apps[1].n.Campaign(ctx); err != nil {
-		t.Fatalf("Campaign: %v", err)
-	}
-	c.each(func(a *app) { a.waitLeader(1) })
+	c.elect(1)
 
 	// Replication: proposals from every node (followers forward them), from
 	// several goroutines each.
@@ -90,6 +83,9 @@ func testCluster(t *testing.T, async bool) {
 	}
 
 	// Leader transfer, asked for on a follower (it forwards the request).
+	// The transferee campaigns only once its node knows it applied the
+	// configuration change.
+	c.settle()
 	if err := c.apps[3].n.TransferLeadership(ctx, 1, 2); err != nil {
 		t.Fatalf("TransferLeadership: %v", err)
 	}
@@ -137,12 +133,6 @@ func testCluster(t *testing.T, async bool) {
 	})
 }
 
-func (a *app) appliedIndex() uint64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.applied
-}
-
 func sameElements(a, b []string) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
@@ -155,11 +145,7 @@ func sameElements(a, b []string) bool {
 func TestDroppedProposalReachesCaller(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t, false, func(cfg *raft.Config) { cfg.DisableProposalForwarding = true }, 1, 2, 3)
-	c.each(func(a *app) { a.waitApplied(3) })
-	if err := c.apps[1].n.Campaign(ctx); err != nil {
-		t.Fatalf("Campaign: %v", err)
-	}
-	c.each(func(a *app) { a.waitLeader(1) })
+	c.elect(1)
 	if err := c.apps[2].n.Propose(ctx, []byte("x")); !errors.Is(err, raft.ErrProposalDropped) {
 		t.Fatalf("Propose on a follower without forwarding = %v, want ErrProposalDropped", err)
 	}
@@ -192,11 +178,7 @@ func TestReadIndexAndTransferWithoutLeader(t *testing.T) {
 func TestTransferToLearnerRejected(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t, false, nil, 1, 2)
-	c.each(func(a *app) { a.waitApplied(2) })
-	if err := c.apps[1].n.Campaign(ctx); err != nil {
-		t.Fatalf("Campaign: %v", err)
-	}
-	c.each(func(a *app) { a.waitLeader(1) })
+	c.elect(1)
 	c.start(3, nil, nil)
 	if err := c.apps[1].n.ProposeConfChange(ctx, &pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeId: 3}); err != nil {
 		t.Fatalf("ProposeConfChange: %v", err)
@@ -213,11 +195,7 @@ func TestTransferToLearnerRejected(t *testing.T) {
 func TestHeartbeatCarriesCommit(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t, false, func(cfg *raft.Config) { cfg.EagerCommitPropagation = false }, 1, 2)
-	c.each(func(a *app) { a.waitApplied(2) })
-	if err := c.apps[1].n.Campaign(ctx); err != nil {
-		t.Fatalf("Campaign: %v", err)
-	}
-	c.each(func(a *app) { a.waitLeader(1) })
+	c.elect(1)
 	if err := c.apps[1].n.Propose(ctx, []byte("x")); err != nil {
 		t.Fatalf("Propose: %v", err)
 	}
@@ -232,10 +210,8 @@ func TestHeartbeatCarriesCommit(t *testing.T) {
 func TestSnapshotCatchUp(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t, false, nil, 1, 2, 3)
-	c.each(func(a *app) { a.waitApplied(3) })
+	c.elect(1)
 	l := c.apps[1]
-	must(t, l.n.Campaign(ctx))
-	c.each(func(a *app) { a.waitLeader(1) })
 	for i := range 5 {
 		must(t, l.n.Propose(ctx, fmt.Appendf(nil, "v%d", i)))
 	}
@@ -268,9 +244,7 @@ func TestSnapshotCatchUp(t *testing.T) {
 func TestForgetLeader(t *testing.T) {
 	ctx := context.Background()
 	c := newCluster(t, false, nil, 1, 2, 3)
-	c.each(func(a *app) { a.waitApplied(3) })
-	must(t, c.apps[1].n.Campaign(ctx))
-	c.each(func(a *app) { a.waitLeader(1) })
+	c.elect(1)
 	// Quiet: everyone applied the leader's empty entry, so no message of
 	// the leader is still on its way to remind the follower.
 	c.each(func(a *app) { a.waitApplied(4) })

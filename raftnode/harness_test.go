@@ -488,3 +488,41 @@ func tickUntil(ticker, waiter *app, what string, cond func(a *app) bool) {
 		}
 	}
 }
+
+// settle waits until each node knows its application applied everything
+// the application has applied so far. The application records an entry as
+// applied before it tells the node (Advance, or the apply thread's
+// response); a node with a configuration change it does not know applied
+// refuses to campaign, so elections and transfers wait for this.
+func (c *cluster) settle() {
+	c.t.Helper()
+	for _, a := range c.apps {
+		want := a.appliedIndex()
+		deadline := time.Now().Add(hangGuard)
+		for a.n.Status().Applied < want {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("node %d: its node still has not seen index %d applied after %v", a.id, want, hangGuard)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// elect makes node id the leader of a brand-new cluster: once every node
+// applied the bootstrap entries (and knows it), id campaigns.
+func (c *cluster) elect(id uint64) {
+	c.t.Helper()
+	bootstrap := uint64(len(c.apps))
+	c.each(func(a *app) { a.waitApplied(bootstrap) })
+	c.settle()
+	if err := c.apps[id].n.Campaign(context.Background()); err != nil {
+		c.t.Fatalf("node %d: Campaign: %v", id, err)
+	}
+	c.each(func(a *app) { a.waitLeader(id) })
+}
+
+func (a *app) appliedIndex() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.applied
+}
