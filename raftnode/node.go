@@ -129,7 +129,6 @@ func start(cfg *raft.Config, rn *raft.RawNode) *node {
 // node implements Node. Its channels are the only way to its RawNode,
 // which belongs to the goroutine in run.
 type node struct {
-	id     uint64
 	async  bool
 	logger *slog.Logger
 
@@ -154,7 +153,6 @@ func newNode(cfg *raft.Config, rn *raft.RawNode) *node {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &node{
-		id:       cfg.ID,
 		async:    cfg.AsyncStorageWrites,
 		logger:   logger.With("raft_id", cfg.ID),
 		rn:       rn,
