@@ -610,7 +610,11 @@ func (f *file) Sync() error {
 		return &os.PathError{Op: "sync", Path: f.name, Err: err}
 	}
 	defer f.fs.end()
-	f.ino.synced = append(f.ino.synced[:0:0], f.ino.data...)
+	// The disk gets the writes since the last sync, not what reads see:
+	// after a failed sync those differ (the failed writes are lost).
+	for _, w := range f.ino.pending {
+		f.ino.synced = w.apply(f.ino.synced)
+	}
 	f.ino.pending = nil
 	return nil
 }
