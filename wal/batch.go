@@ -236,7 +236,7 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 func appendEntries(b []byte, ents []*pb.Entry) []byte {
 	b = appendUvarint(appendUvarint(append(b, tagEntries), ents[0].Index), uint64(len(ents)))
 	for _, e := range ents {
-		b = appendProto(appendUvarint(b, e.Term), e)
+		b = appendSizedEntry(appendUvarint(b, e.Term), e)
 	}
 	return b
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"sort"
 
-	"google.golang.org/protobuf/proto"
-
 	pb "github.com/tickraft/raft/raftpb"
 )
 
@@ -43,7 +41,7 @@ type logIndex struct {
 	// cache holds the entries (last-len(cache), last], shared with readers:
 	// elements below len(cache) are never overwritten, so a slice handed
 	// out stays valid; truncation builds a new array. cacheBytes is the
-	// encoded size of what it holds.
+	// encoded size of what it holds (known fields: see knownSize).
 	cache      []*pb.Entry
 	cacheBytes int
 }
@@ -97,7 +95,7 @@ func (l *logIndex) truncate(k uint64) {
 	}
 	l.cacheBytes = 0
 	for _, e := range l.cache {
-		l.cacheBytes += proto.Size(e)
+		l.cacheBytes += knownSize(e)
 	}
 	l.last = k - 1
 }
@@ -121,7 +119,7 @@ func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLim
 	// handed to a reader reaches past len(l.cache).
 	l.cache = append(l.cache, ents...)
 	for _, e := range ents {
-		l.cacheBytes += proto.Size(e)
+		l.cacheBytes += knownSize(e)
 	}
 	l.evict(cacheLimit)
 }
@@ -130,7 +128,7 @@ func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLim
 func (l *logIndex) evict(limit int) {
 	n := 0
 	for n < len(l.cache) && l.cacheBytes > limit {
-		l.cacheBytes -= proto.Size(l.cache[n])
+		l.cacheBytes -= knownSize(l.cache[n])
 		n++
 	}
 	l.cache = l.cache[n:]
@@ -157,7 +155,7 @@ func (l *logIndex) compact(c, t uint64) {
 	}
 	if cf := l.cacheFirst(); c >= cf {
 		for _, e := range l.cache[:c-cf+1] {
-			l.cacheBytes -= proto.Size(e)
+			l.cacheBytes -= knownSize(e)
 		}
 		l.cache = l.cache[c-cf+1:]
 	}

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
 	"github.com/tickraft/raft/vfs"
@@ -448,14 +446,14 @@ func (w *WAL) fillCache() error {
 		part := all[x.first-x.base : x.last-x.base+1]
 		n := len(part)
 		for n > 0 && size < w.opts.CacheBytes {
-			size += proto.Size(part[n-1])
+			size += knownSize(part[n-1])
 			n--
 		}
 		ents = append(append([]*pb.Entry(nil), part[n:]...), ents...)
 	}
 	w.idx.cache, w.idx.cacheBytes = ents, 0
 	for _, e := range ents {
-		w.idx.cacheBytes += proto.Size(e)
+		w.idx.cacheBytes += knownSize(e)
 	}
 	w.idx.evict(w.opts.CacheBytes)
 	w.rc = readCache{}

@@ -247,7 +247,7 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	// add appends e unless the size limit is reached; it reports whether
 	// to go on.
 	add := func(e *pb.Entry) bool {
-		s := uint64(proto.Size(e))
+		s := uint64(entrySize(e))
 		if len(out) > 0 && size+s > maxSize {
 			return false
 		}
@@ -282,10 +282,10 @@ func limitSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 	if len(ents) == 0 {
 		return ents
 	}
-	size := uint64(proto.Size(ents[0]))
+	size := uint64(entrySize(ents[0]))
 	n := 1
 	for ; n < len(ents); n++ {
-		size += uint64(proto.Size(ents[n]))
+		size += uint64(entrySize(ents[n]))
 		if size > maxSize {
 			break
 		}
