@@ -15,7 +15,7 @@ import (
 // here; TestEntryEncodingMatchesProto checks the bytes agree.
 var entryFields = func() (f struct {
 	term, index, typ, data protowire.Number
-	order              [4]int // field kinds in ascending number order
+	order                  [4]int // field kinds in ascending number order
 }) {
 	fd := (&pb.Entry{}).ProtoReflect().Descriptor().Fields()
 	f.term = fd.ByName("term").Number()
