@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"flag"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -44,8 +45,10 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
+var benchCache = flag.Int("wal.benchcache", 0, "CacheBytes of the benchmarked wal (0: default)")
+
 func benchSave(b *testing.B, n, size int) {
-	w, err := Open(b.TempDir(), Options{})
+	w, err := Open(b.TempDir(), Options{CacheBytes: *benchCache})
 	if err != nil {
 		b.Fatal(err)
 	}
