@@ -66,6 +66,7 @@ test: lint proto-check
 	$(GO) test -race -tags invariants ./...
 	$(GO) test -tags raftbugs ./rafttest/sim/ -run '^TestCheckersCatch'
 	$(GO) test -tags invariants ./rafttest/sim/ -run '^(TestSimulation|TestLeaseReads)$$' -sim.seeds=100 -sim.first=100001 -sim.steps=20000
+	$(GO) test -tags invariants ./rafttest/sim/ -run '^TestSimulationWAL$$' -sim.walseeds=50 -sim.first=100001 -sim.steps=20000
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -race ./...) || exit 1; done
 
 ## proto: regenerate raftpb/raft.pb.go from raftpb/raft.proto
