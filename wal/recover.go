@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -435,6 +436,7 @@ func (w *WAL) finishRecovery(rp *replayer, lastSeq uint64) error {
 // fillCache reads the most recent entries back into memory, up to the
 // cache limit.
 func (w *WAL) fillCache() error {
+	// Newest first, reversed at the end.
 	var ents []*pb.Entry
 	size := 0
 	for k := len(w.idx.extents) - 1; k >= 0 && size < w.opts.CacheBytes; k-- {
@@ -444,13 +446,12 @@ func (w *WAL) fillCache() error {
 			return err
 		}
 		part := all[x.first-x.base : x.last-x.base+1]
-		n := len(part)
-		for n > 0 && size < w.opts.CacheBytes {
+		for n := len(part); n > 0 && size < w.opts.CacheBytes; n-- {
 			size += knownSize(part[n-1])
-			n--
+			ents = append(ents, part[n-1])
 		}
-		ents = append(append([]*pb.Entry(nil), part[n:]...), ents...)
 	}
+	slices.Reverse(ents)
 	w.idx.cache, w.idx.cacheBytes = ents, 0
 	for _, e := range ents {
 		w.idx.cacheBytes += knownSize(e)
