@@ -7,16 +7,29 @@ import (
 	pb "github.com/tickraft/raft/raftpb"
 )
 
-// extent is a run of live entries stored in one batch record: entries
-// first..last of the record that starts at off in segment seg and takes size
-// bytes. base is the index of the record's first entry (first > base once
-// compaction trimmed the extent).
+// extent is a run of live entries stored in one batch record: the entries
+// from first on of the record that starts at off in segment seg and takes
+// size bytes. The run ends where the next extent starts (or at the end of
+// the log): extents are contiguous, so the end is not stored. skip is how
+// many of the record's entries come before first (compaction trimmed them).
+// 24 bytes: a log written one entry per Save keeps one per entry.
 type extent struct {
-	first, last uint64
-	base        uint64
-	seg         uint64
-	off         int64
-	size        int
+	first uint64
+	skip  uint32
+	seg   uint32
+	off   uint32
+	size  uint32
+}
+
+// base is the index of the record's first entry.
+func (x extent) base() uint64 { return x.first - uint64(x.skip) }
+
+// extentLast returns the last live entry of extent k.
+func (l *logIndex) extentLast(k int) uint64 {
+	if k+1 < len(l.extents) {
+		return l.extents[k+1].first - 1
+	}
+	return l.last
 }
 
 // termRun says the entries from first on have term term, up to the next run.
@@ -62,8 +75,8 @@ func (l *logIndex) term(i uint64) uint64 {
 
 // findExtent returns the position of the extent that holds entry i.
 func (l *logIndex) findExtent(i uint64) int {
-	k := sort.Search(len(l.extents), func(k int) bool { return l.extents[k].last >= i })
-	if k == len(l.extents) || l.extents[k].first > i {
+	k := sort.Search(len(l.extents), func(k int) bool { return l.extents[k].first > i }) - 1
+	if k < 0 || i > l.last {
 		panic(fmt.Sprintf("wal: invariant broken: no extent holds index %d (log (%d, %d])", i, l.start, l.last))
 	}
 	return k
@@ -79,11 +92,7 @@ func (l *logIndex) truncate(k uint64) {
 	if k > l.last {
 		return
 	}
-	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].last >= k })
-	if n < len(l.extents) && l.extents[n].first < k {
-		l.extents[n].last = k - 1
-		n++
-	}
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first >= k })
 	l.extents = l.extents[:n]
 	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first >= k })
 	l.terms = l.terms[:r]
@@ -100,7 +109,8 @@ func (l *logIndex) truncate(k uint64) {
 	l.last = k - 1
 }
 
-// append adds entries last+1 .. last+len(terms) stored in ext; ents are the
+// append adds entries last+1 .. last+len(terms) stored in ext (ext.first is
+// last+1); ents are the
 // entries themselves when known (a Save), nil in recovery.
 func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLimit int) {
 	for k, t := range terms {
@@ -109,7 +119,7 @@ func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLim
 		}
 	}
 	l.extents = append(l.extents, ext)
-	l.last = ext.last
+	l.last = ext.first + uint64(len(terms)) - 1
 	if ents == nil {
 		// Recovery fills the cache at the end.
 		l.cache, l.cacheBytes = nil, 0
@@ -140,10 +150,13 @@ func (l *logIndex) compact(c, t uint64) {
 		l.reset(c, t)
 		return
 	}
-	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].last > c })
-	l.extents = append([]extent(nil), l.extents[n:]...)
-	if len(l.extents) > 0 && l.extents[0].first <= c {
-		l.extents[0].first = c + 1
+	// The extent holding c+1 becomes the first.
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first > c+1 }) - 1
+	if n >= 0 {
+		l.extents = append([]extent(nil), l.extents[n:]...)
+		x := &l.extents[0]
+		x.skip += uint32(c + 1 - x.first)
+		x.first = c + 1
 	}
 	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first > c+1 })
 	if r > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -235,6 +236,9 @@ func (w *WAL) recover(nums []uint64) error {
 		}
 		seg := &segment{num: num, name: filepath.Join(w.dir, segmentFile(num)), f: f, size: int64(len(data))}
 		w.segs[num] = seg
+		if num > math.MaxUint32 || len(data) > math.MaxUint32 {
+			return &CorruptionError{File: seg.name, Reason: fmt.Sprintf("segment number %d or size %d out of range", num, len(data))}
+		}
 		s := scanSegment(data, prevSeq, i == 0)
 		if s.bad != nil {
 			if i < tail || s.bad.proven {
@@ -407,8 +411,8 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 		}
 		l.truncate(first)
 		l.append(terms, nil, extent{
-			first: first, last: first + uint64(len(terms)) - 1, base: o.index,
-			seg: seg.num, off: rec.off, size: rec.size,
+			first: first, skip: uint32(first - o.index),
+			seg: uint32(seg.num), off: uint32(rec.off), size: uint32(rec.size),
 		}, 0)
 	}
 	return nil
@@ -445,7 +449,7 @@ func (w *WAL) fillCache() error {
 		if err != nil {
 			return err
 		}
-		part := all[x.first-x.base : x.last-x.base+1]
+		part := all[x.skip : w.idx.extentLast(k)-x.base()+1]
 		for n := len(part); n > 0 && size < w.opts.CacheBytes; n-- {
 			size += knownSize(part[n-1])
 			ents = append(ents, part[n-1])

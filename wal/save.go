@@ -185,7 +185,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 			return err
 		}
 	}
-	w.publish(p, extent{seg: w.active.num, off: off, size: size})
+	w.publish(p, extent{seg: uint32(w.active.num), off: uint32(off), size: uint32(size)})
 	if sync {
 		return w.cleanup()
 	}
@@ -224,7 +224,7 @@ func (w *WAL) publish(p *plan, loc extent) {
 		for k, e := range p.ents {
 			terms[k] = e.Term
 		}
-		loc.first, loc.base, loc.last = first, first, p.ents[len(p.ents)-1].Index
+		loc.first = first
 		w.idx.append(terms, p.ents, loc, w.opts.CacheBytes)
 	}
 	if p.hs != nil {

@@ -2,8 +2,10 @@ package wal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -128,6 +130,9 @@ func (w *WAL) roll(need int) error {
 			return err
 		}
 	}
+	if w.active.num >= math.MaxUint32 {
+		return w.stop("roll", errors.New("segment numbers exhausted"))
+	}
 	seg, err := w.takeSpare()
 	if err != nil {
 		return w.stop("creation of segment "+segmentFile(w.active.num+1), err)
@@ -180,7 +185,7 @@ func (w *WAL) appendCheckpoint(b []byte, num uint64) []byte {
 func (w *WAL) cleanup() error {
 	keep := w.active.num
 	if len(w.idx.extents) > 0 {
-		keep = min(keep, w.idx.extents[0].seg)
+		keep = min(keep, uint64(w.idx.extents[0].seg))
 	}
 	var drop []*segment
 	w.mu.Lock()
