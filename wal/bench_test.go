@@ -45,7 +45,7 @@ func BenchmarkSave(b *testing.B) {
 	}
 }
 
-var benchCache = flag.Int("wal.benchcache", 0, "CacheBytes of the benchmarked wal (0: default)")
+var benchCache = flag.Int("wal.benchcache", 0, "CacheBytes of the wal in BenchmarkSave, BenchmarkRecover and BenchmarkMemoryPerMillion (0: default)")
 
 func benchSave(b *testing.B, n, size int) {
 	w, err := Open(b.TempDir(), Options{CacheBytes: *benchCache})
@@ -248,7 +248,7 @@ func openMeasured(b *testing.B, dir string) (*WAL, time.Duration, int64) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	w, err := Open(dir, Options{})
+	w, err := Open(dir, Options{CacheBytes: *benchCache})
 	if err != nil {
 		b.Fatal(err)
 	}
