@@ -61,11 +61,12 @@ func knownSize(e *pb.Entry) int {
 }
 
 // appendSizedEntry appends the length of proto.Marshal(e) as a uvarint,
-// then the encoding.
-func appendSizedEntry(b []byte, e *pb.Entry) []byte {
+// then the encoding; it returns knownSize(e) too.
+func appendSizedEntry(b []byte, e *pb.Entry) ([]byte, int) {
 	unknown := e.ProtoReflect().GetUnknown()
-	b = protowire.AppendVarint(b, uint64(knownSize(e)+len(unknown)))
-	return append(appendKnown(b, e), unknown...)
+	known := knownSize(e)
+	b = protowire.AppendVarint(b, uint64(known+len(unknown)))
+	return append(appendKnown(b, e), unknown...), known
 }
 
 // appendEntry appends proto.Marshal(e) to b.

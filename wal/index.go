@@ -109,28 +109,35 @@ func (l *logIndex) truncate(k uint64) {
 	l.last = k - 1
 }
 
-// append adds entries last+1 .. last+len(terms) stored in ext (ext.first is
-// last+1); ents are the
-// entries themselves when known (a Save), nil in recovery.
-func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLimit int) {
-	for k, t := range terms {
-		if n := len(l.terms); n == 0 || l.terms[n-1].term != t {
+// append adds count entries, last+1 on, stored in ext (ext.first is
+// last+1), of the terms term(k) gives (k = 0 .. count-1). ents are the
+// entries themselves when known (a Save), with their known encoded size in
+// all; nil in recovery.
+func (l *logIndex) append(count int, term func(k int) uint64, ents []*pb.Entry, size int, ext extent, cacheLimit int) {
+	for k := range count {
+		if t, n := term(k), len(l.terms); n == 0 || l.terms[n-1].term != t {
 			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: t})
 		}
 	}
 	l.extents = append(l.extents, ext)
-	l.last = ext.first + uint64(len(terms)) - 1
+	l.last = ext.first + uint64(count) - 1
 	if ents == nil {
 		// Recovery fills the cache at the end.
 		l.cache, l.cacheBytes = nil, 0
 		return
 	}
 	// Appending may write into the array's spare capacity: no slice
-	// handed to a reader reaches past len(l.cache).
-	l.cache = append(l.cache, ents...)
-	for _, e := range ents {
-		l.cacheBytes += knownSize(e)
+	// handed to a reader reaches past len(l.cache). The array is
+	// replaced, never shifted; doubling (append grows a large one by a
+	// quarter) keeps the copying to one pointer per entry added while
+	// evict moves the start forward.
+	if need := len(l.cache) + len(ents); need > cap(l.cache) {
+		grown := make([]*pb.Entry, len(l.cache), 2*need)
+		copy(grown, l.cache)
+		l.cache = grown
 	}
+	l.cache = append(l.cache, ents...)
+	l.cacheBytes += size
 	l.evict(cacheLimit)
 }
 

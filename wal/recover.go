@@ -410,7 +410,7 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 			}
 		}
 		l.truncate(first)
-		l.append(terms, nil, extent{
+		l.append(len(terms), func(k int) uint64 { return terms[k] }, nil, 0, extent{
 			first: first, skip: uint32(first - o.index),
 			seg: uint32(seg.num), off: uint32(rec.off), size: uint32(rec.size),
 		}, 0)

@@ -20,6 +20,7 @@ type plan struct {
 	compactIndex  uint64
 	compactTerm   uint64
 	ents          []*pb.Entry
+	entsSize      int // known encoded size of ents, computed while encoding
 	hs            *pb.HardState
 	// create asks for a snapshot at compactIndex with createCS and
 	// createData (CreateSnapshot); validate builds created from them.
@@ -154,7 +155,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 		buf = appendPosition(buf, tagCompact, p.compactIndex, p.compactTerm)
 	}
 	if len(p.ents) > 0 {
-		buf = appendEntries(buf, p.ents)
+		buf, p.entsSize = appendEntries(buf, p.ents)
 	}
 	if p.hs != nil {
 		buf = appendHardState(buf, p.hs)
@@ -220,12 +221,9 @@ func (w *WAL) publish(p *plan, loc extent) {
 	if len(p.ents) > 0 {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
-		terms := make([]uint64, len(p.ents))
-		for k, e := range p.ents {
-			terms[k] = e.Term
-		}
 		loc.first = first
-		w.idx.append(terms, p.ents, loc, w.opts.CacheBytes)
+		ents := p.ents
+		w.idx.append(len(ents), func(k int) uint64 { return ents[k].Term }, ents, p.entsSize, loc, w.opts.CacheBytes)
 	}
 	if p.hs != nil {
 		w.hs = proto.Clone(p.hs).(*pb.HardState)
