@@ -39,7 +39,11 @@ func (p *plan) empty() bool {
 // date snapshot, entries that are not contiguous or leave a gap) return an
 // error and change nothing.
 func (w *WAL) Save(u Update) error {
-	return w.save(&plan{hs: u.HardState, snap: u.Snapshot, ents: u.Entries}, u.MustSync)
+	snap := u.Snapshot
+	if snap.GetMetadata().GetIndex() == 0 {
+		snap = nil // an empty snapshot, as a Ready may carry: none
+	}
+	return w.save(&plan{hs: u.HardState, snap: snap, ents: u.Entries}, u.MustSync)
 }
 
 func (w *WAL) save(p *plan, mustSync bool) error {
@@ -252,7 +256,7 @@ func (w *WAL) ApplySnapshot(snap *pb.Snapshot) error {
 	if snap == nil {
 		return errors.New("wal: ApplySnapshot called with a nil snapshot")
 	}
-	return w.Save(Update{Snapshot: snap, MustSync: true})
+	return w.save(&plan{snap: snap}, true)
 }
 
 // CreateSnapshot records a snapshot of the state machine at index i, which

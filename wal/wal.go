@@ -75,7 +75,9 @@ type Update struct {
 	// are skipped. The wal keeps the pointers: do not modify them later.
 	Entries []*pb.Entry
 	// Snapshot, if not nil, replaces the log up to its index: the log is
-	// emptied and restarts after the snapshot (applied before Entries).
+	// emptied and restarts after the snapshot (applied before Entries). A
+	// snapshot at index 0 (empty) counts as none. One not newer than the
+	// latest snapshot is refused with raft.ErrSnapOutOfDate.
 	Snapshot *pb.Snapshot
 	// MustSync makes the update durable before Save returns (raft's
 	// MustSync). Without it the update is written but not synced: a crash

@@ -453,3 +453,18 @@ func TestOneSyncPerSave(t *testing.T) {
 		t.Fatalf("only %d new segments: the test wants several", rolls)
 	}
 }
+
+func TestSaveIgnoresEmptySnapshot(t *testing.T) {
+	w := mustOpen(t, testOpts(faultfs.New()))
+	defer w.Close()
+	empty := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{}}
+	if err := w.Save(Update{Snapshot: empty, Entries: ents(1, 2, 1, 1), MustSync: true}); err != nil {
+		t.Fatalf("Save with an empty snapshot: %v", err)
+	}
+	if err := w.ApplySnapshot(empty); !errors.Is(err, raft.ErrSnapOutOfDate) {
+		t.Fatalf("ApplySnapshot of an empty snapshot: %v", err)
+	}
+	if err := w.ApplySnapshot(&pb.Snapshot{}); err == nil || errors.Is(err, raft.ErrSnapOutOfDate) {
+		t.Fatalf("ApplySnapshot without metadata: %v", err)
+	}
+}
