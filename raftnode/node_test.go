@@ -370,7 +370,7 @@ func TestRestartNode(t *testing.T) {
 		applied uint64
 		want    []string
 	}{
-		{"applied at the snapshot", 0, []string{"x", "y"}},
+		{"applied at the snapshot", 2, []string{"x", "y"}},
 		{"applied beyond it", 3, []string{"y"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -626,6 +626,7 @@ func TestStorageFailure(t *testing.T) {
 	must(t, ms.Append([]*pb.Entry{{Index: 2, Term: 1, Data: []byte("x")}}))
 	must(t, ms.SetHardState(&pb.HardState{Term: 1, Commit: 2}))
 	cfg := testConfig(1, ms)
+	cfg.Applied = 1 // the state machine holds the snapshot
 	// The node reads its storage while starting (more so with -tags
 	// invariants); the disk fails afterwards, before the node's goroutine
 	// starts and reads entry 2 for its first Ready.
