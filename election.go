@@ -3,6 +3,7 @@ package raft
 import (
 	"bytes"
 	"log/slog"
+	"slices"
 
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
@@ -201,4 +202,15 @@ func leaderCheckQuorum(r *raft, _ *pb.Message) error {
 		}
 	})
 	return nil
+}
+
+// sortedVoterIDs returns the IDs of every voter, incoming or outgoing, in
+// increasing order, so that message order is deterministic.
+func (r *raft) sortedVoterIDs() []uint64 {
+	ids := make([]uint64, 0, len(r.trk.Voters[0])+len(r.trk.Voters[1]))
+	for id := range r.trk.Voters.IDs() {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -1,6 +1,10 @@
 package raft
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tickraft/raft/internal/invariants"
+)
 
 // ErrProposalDropped is returned when a proposal cannot be accepted now: no
 // leader is known, proposal forwarding is disabled, a leader transfer is in
@@ -110,3 +114,12 @@ var (
 
 // errStopScan ends a log scan early without reporting a failure.
 var errStopScan = errors.New("stop scan")
+
+// panicInvariant reports a broken internal invariant: a state the code
+// around it makes impossible, so continuing would risk silently corrupting
+// the log. name identifies the invariant; the formatted details give the
+// values that broke it. It is never used for bad input from the network or
+// from the application's storage, which are reported as errors instead.
+func panicInvariant(name, format string, args ...any) {
+	invariants.Fail("raft", name, format, args...)
+}

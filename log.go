@@ -739,3 +739,10 @@ func (l *raftLog) checkInvariants() {
 // checkWindow is how many persisted entries before the unstable ones
 // checkInvariants reads.
 const checkWindow = 64
+
+// err returns the first unexpected storage error the log met, or nil.
+func (l *raftLog) err() error { return l.storageErr }
+
+// hasNextOrInProgressSnapshot reports whether a snapshot is waiting to be
+// persisted, handed out or not.
+func (l *raftLog) hasNextOrInProgressSnapshot() bool { return l.unstable.snapshot != nil }
