@@ -1,0 +1,172 @@
+package replica
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// SnapshotStore keeps state machine snapshots, named by the index and
+// term of the last entry they cover.
+type SnapshotStore interface {
+	// Save stores the snapshot that write produces. It is visible to Open
+	// only once Save returned nil (whole and, for a disk store, synced).
+	Save(index, term uint64, write func(w io.Writer) error) error
+	// Open returns a reader of a stored snapshot and its size.
+	Open(index, term uint64) (io.ReadCloser, int64, error)
+	// Prune removes the snapshots older than index.
+	Prune(index uint64) error
+}
+
+// ErrSnapshotNotFound is returned by SnapshotStore.Open for a snapshot it
+// does not hold.
+var ErrSnapshotNotFound = errors.New("replica: snapshot not found")
+
+type snapKey struct{ index, term uint64 }
+
+// MemorySnapshots is a SnapshotStore in memory.
+type MemorySnapshots struct {
+	mu    sync.Mutex
+	snaps map[snapKey][]byte
+}
+
+// NewMemorySnapshots returns an empty in-memory snapshot store.
+func NewMemorySnapshots() *MemorySnapshots {
+	return &MemorySnapshots{snaps: map[snapKey][]byte{}}
+}
+
+// Save implements SnapshotStore.
+func (s *MemorySnapshots) Save(index, term uint64, write func(io.Writer) error) error {
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.snaps[snapKey{index, term}] = b.Bytes()
+	s.mu.Unlock()
+	return nil
+}
+
+// Open implements SnapshotStore.
+func (s *MemorySnapshots) Open(index, term uint64) (io.ReadCloser, int64, error) {
+	s.mu.Lock()
+	b, ok := s.snaps[snapKey{index, term}]
+	s.mu.Unlock()
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: index %d term %d", ErrSnapshotNotFound, index, term)
+	}
+	return io.NopCloser(bytes.NewReader(b)), int64(len(b)), nil
+}
+
+// Prune implements SnapshotStore.
+func (s *MemorySnapshots) Prune(index uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.snaps {
+		if k.index < index {
+			delete(s.snaps, k)
+		}
+	}
+	return nil
+}
+
+// DirSnapshots is a SnapshotStore of files in a directory, written to a
+// temporary file, synced and renamed into place.
+type DirSnapshots struct{ dir string }
+
+// NewDirSnapshots returns a store in dir, creating it if needed.
+func NewDirSnapshots(dir string) (*DirSnapshots, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &DirSnapshots{dir: dir}, nil
+}
+
+func (s *DirSnapshots) name(index, term uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%016x-%016x.snap", term, index))
+}
+
+// Save implements SnapshotStore.
+func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(s.dir, "tmp-*.snap")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), s.name(index, term)); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Open implements SnapshotStore.
+func (s *DirSnapshots) Open(index, term uint64) (io.ReadCloser, int64, error) {
+	f, err := os.Open(s.name(index, term))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%w: index %d term %d", ErrSnapshotNotFound, index, term)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// Prune implements SnapshotStore. Leftover temporary files go too.
+func (s *DirSnapshots) Prune(index uint64) error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		var term, idx uint64
+		if strings.HasPrefix(n, "tmp-") {
+			continue // may be a Save in progress
+		}
+		if _, err := fmt.Sscanf(n, "%016x-%016x.snap", &term, &idx); err != nil || idx >= index {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.dir, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
