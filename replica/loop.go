@@ -24,6 +24,7 @@ func (r *Replica) runLoop() {
 		case <-tickc:
 			r.rn.Tick()
 			r.reads.tick(r)
+			r.watch.changed = true
 		case <-r.msgs.wake:
 		case <-r.props.wake:
 		case <-r.calls.wake:
@@ -33,7 +34,10 @@ func (r *Replica) runLoop() {
 			r.fail(err)
 			return
 		}
-		r.watch.notify()
+		if st := r.rn.BasicStatus(); r.watch.changed || st.Term != r.watch.term || st.Commit != r.watch.commit || st.Lead != r.watch.lead {
+			r.watch.changed, r.watch.term, r.watch.commit, r.watch.lead = false, st.Term, st.Commit, st.Lead
+			r.watch.notify()
+		}
 	}
 }
 

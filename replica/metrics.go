@@ -8,6 +8,7 @@ import (
 
 	raft "github.com/tickraft/raft"
 	"github.com/tickraft/raft/progress"
+	"github.com/tickraft/raft/transport"
 )
 
 // counters are the replica's monotonic counts, updated by its goroutines.
@@ -80,6 +81,9 @@ type Metrics struct {
 	// tickraft_replica_messages_sent_total, _leader_changes_total
 	// (counters); _dropped_messages_total: messages raft refused.
 	MessagesSent, LeaderChanges, DroppedMessages uint64
+	// Transport is the transport's own statistics (see package transport
+	// for their names).
+	Transport transport.Stats
 	// Err is why the replica stopped (tickraft_replica_failed, 0/1).
 	Err error
 }
@@ -96,6 +100,7 @@ func (r *Replica) Metrics() Metrics {
 		Err: r.Err(),
 	}
 	r.counters(&m)
+	m.Transport = r.tr.Stats()
 	_ = r.call(context.Background(), func() { r.loopMetrics(&m) })
 	return m
 }
@@ -154,6 +159,11 @@ func roleName(s raft.StateType) string {
 
 // watchers lets WaitFor sleep until something changes.
 type watchers struct {
+	// What the raft loop last notified about (raft loop only): it
+	// notifies when one of them changed, or a tick passed.
+	changed            bool
+	term, commit, lead uint64
+
 	n  atomic.Int32
 	mu sync.Mutex
 	ch chan struct{}

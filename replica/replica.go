@@ -13,6 +13,7 @@ import (
 
 	raft "github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
+	"github.com/tickraft/raft/transport"
 )
 
 // Replica is one member of a replicated state machine: it owns the raft
@@ -29,7 +30,7 @@ type Replica struct {
 	id     uint64
 	store  LogStore
 	sm     StateMachine
-	tr     Transport
+	tr     transport.Transport
 	snaps  SnapshotStore
 	logger *slog.Logger
 	epoch  uint64
@@ -77,7 +78,7 @@ type Replica struct {
 // otherwise waits to be added to one. On a store with state it restarts:
 // the state machine is restored from the latest snapshot unless its own
 // AppliedIndex is as recent, and only the entries after that are applied.
-func Start(cfg Config, store LogStore, sm StateMachine, tr Transport) (*Replica, error) {
+func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) (*Replica, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -333,10 +334,12 @@ func (r *Replica) call(ctx context.Context, f func()) error {
 	}
 }
 
-// HandleMessage implements the transport's Handler.
+var _ transport.Handler = (*Replica)(nil)
+
+// HandleMessage implements transport.Handler.
 func (r *Replica) HandleMessage(m *pb.Message) { r.msgs.push(m) }
 
-// HandleSnapshot implements the transport's Handler: the snapshot's data is
+// HandleSnapshot implements transport.Handler: the snapshot's data is
 // stored, then its message is stepped.
 func (r *Replica) HandleSnapshot(m *pb.Message, data io.Reader, size int64) error {
 	md := m.GetSnapshot().GetMetadata()
@@ -357,12 +360,12 @@ func (r *Replica) HandleSnapshot(m *pb.Message, data io.Reader, size int64) erro
 	return nil
 }
 
-// ReportUnreachable implements the transport's Handler.
+// ReportUnreachable implements transport.Handler.
 func (r *Replica) ReportUnreachable(id uint64) {
 	r.calls.push(func() { _ = r.rn.ReportUnreachable(id) })
 }
 
-// ReportSnapshot implements the transport's Handler.
+// ReportSnapshot implements transport.Handler.
 func (r *Replica) ReportSnapshot(id uint64, err error) {
 	status := raft.SnapshotFinish
 	if err != nil {
