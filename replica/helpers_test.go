@@ -135,11 +135,11 @@ type testNode struct {
 }
 
 type cluster struct {
-	t     *testing.T
-	net   *transport.MemNetwork
-	clock *ManualClock
-	nodes map[uint64]*testNode
-	cfg   func(*Config)
+	t         *testing.T
+	net       *transport.MemNetwork
+	clock     *ManualClock
+	nodes     map[uint64]*testNode
+	cfg       func(*Config)
 	stopTicks chan struct{}
 	tickWG    sync.WaitGroup
 }

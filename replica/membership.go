@@ -6,8 +6,8 @@ import (
 	"slices"
 	"sync"
 
-	pb "github.com/tickraft/raft/raftpb"
 	"github.com/tickraft/raft/progress"
+	pb "github.com/tickraft/raft/raftpb"
 )
 
 // memberState is the address book: the address of every member, as

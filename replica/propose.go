@@ -17,7 +17,7 @@ import (
 // it completes exactly once.
 type proposal struct {
 	seq  uint64
-	data []byte         // the entry's data: header and command
+	data []byte           // the entry's data: header and command
 	cc   *pb.ConfChangeV2 // set for a configuration change
 	// term is the term the entry was appended in (set by the raft loop).
 	// An entry of a later term applied before it means it was lost.

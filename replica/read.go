@@ -3,7 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/binary"
-	"errors"
+	"log/slog"
 	"sync"
 
 	raft "github.com/tickraft/raft"
@@ -109,15 +109,10 @@ func (s *readState) issue(r *Replica) {
 	s.mu.Unlock()
 	r.stats.readRounds.Add(1)
 	if err := r.rn.ReadIndex(roundCtx(rd.id)); err != nil {
-		s.mu.Lock()
-		delete(s.rounds, rd.id)
-		s.mu.Unlock()
-		if errors.Is(err, raft.ErrNoLeader) {
-			err = &NotLeaderError{}
-		}
-		for _, w := range rd.waiters {
-			w.finish(0, err)
-		}
+		// No leader (an election is on, or this node is cut off): the
+		// round waits in flight and is asked again once a leader is known
+		// (onSoftState), or after a timeout.
+		r.logger.Debug("replica read round waits for a leader", slog.Any("error", err))
 	}
 }
 
