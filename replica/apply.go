@@ -28,6 +28,10 @@ type applyState struct {
 	sweptTerm uint64
 	confState *pb.ConfState
 	lastSnap  uint64
+	// confChanged is set when a configuration change was applied since the
+	// last snapshot: raft sends a new member only a snapshot that lists it,
+	// so one is taken at once (when snapshots are on).
+	confChanged bool
 	// snapshotting is set while a snapshot is being written out.
 	snapshotting atomic.Bool
 
@@ -173,6 +177,7 @@ func (r *Replica) applyConfChange(e *pb.Entry) error {
 		r.logger.Warn("replica skipped a configuration change", slog.Uint64("index", e.Index), slog.Any("error", aerr))
 	} else {
 		r.apply.confState = cs
+		r.apply.confChanged = true
 		r.updatePeers(r.members.apply(cc, added, cs))
 		r.logger.Info("replica applied a configuration change", slog.Uint64("index", e.Index), slog.String("conf", pb.DescribeConfState(cs)))
 		res = cs
@@ -239,9 +244,11 @@ func (r *Replica) install(snap *pb.Snapshot) error {
 func (r *Replica) maybeSnapshot() {
 	a := &r.apply
 	every := r.cfg.SnapshotEntries
-	if every < 0 || a.appliedIndex < a.lastSnap+uint64(every) || a.snapshotting.Load() {
+	due := a.appliedIndex >= a.lastSnap+uint64(every) || a.confChanged
+	if every < 0 || !due || a.snapshotting.Load() {
 		return
 	}
+	a.confChanged = false
 	if err := r.snapshotNow(); err != nil {
 		r.logger.Warn("replica could not take a snapshot", slog.Any("error", err))
 	}

@@ -24,7 +24,10 @@ type StateMachine interface {
 	// and reports it (it is not a way to refuse a command; put refusals in
 	// the result).
 	Apply(cmds []Command, results []any) error
-	// Snapshot captures the state as of the last applied command. It must
+	// Snapshot captures the state as of the last applied command (the
+	// replica files it under its own applied index, which is later when
+	// entries without a command followed: a new leader's empty entry, a
+	// configuration change). It must
 	// be cheap (a copy-on-write view, a storage snapshot); the returned
 	// Snapshot is written out on another goroutine while Apply goes on.
 	Snapshot() (Snapshot, error)
@@ -33,10 +36,13 @@ type StateMachine interface {
 	// is index.
 	Restore(r io.Reader, index uint64) error
 	// AppliedIndex is the index of the last command whose effect the state
-	// machine has stored durably; an in-memory state machine returns 0. On
+	// machine has stored durably (or the index of its last Restore); an
+	// in-memory state machine returns 0. On
 	// restart the replica hands it only the commands after it (restoring
 	// the latest snapshot first when the snapshot is newer), so a
-	// persistent state machine never applies a command twice.
+	// persistent state machine never applies a command twice. (Entries
+	// without a command after it are handed to raft again, which is
+	// harmless.)
 	AppliedIndex() uint64
 }
 
