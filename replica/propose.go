@@ -37,8 +37,6 @@ type pendingMap struct {
 	mu  sync.Mutex
 	seq uint64
 	m   map[uint64]*proposal
-	// minTerm is a lower bound on the terms of proposals in m (0: unknown).
-	minTerm uint64
 }
 
 func (p *pendingMap) add(pr *proposal) {

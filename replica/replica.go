@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -374,5 +373,3 @@ func (r *Replica) ReportSnapshot(id uint64, err error) {
 	}
 	r.calls.push(func() { _ = r.rn.ReportSnapshot(id, status) })
 }
-
-var errLoopStopped = errors.New("replica: raft loop stopped")
