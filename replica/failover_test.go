@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -134,41 +135,97 @@ func TestReadsAreBatched(t *testing.T) {
 }
 
 // Every node is killed in turn (no Stop: what its log store saved is all
-// that survives) while writers keep writing; no acknowledged write is lost
-// and no entry is applied twice, with an in-memory state machine (restored
+// that survives; with a wal, unsynced writes are lost as in a power
+// failure) while writers keep writing; no acknowledged write is lost and
+// no entry is applied twice, with an in-memory state machine (restored
 // from the snapshot, entries after it applied again) and a durable one
 // (its applied index says what not to apply again).
 func TestCrashRestart(t *testing.T) {
-	for _, durable := range []bool{false, true} {
-		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
-			c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactionTail = 30, 10 })
+	for _, tc := range []struct{ durable, wal bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		durable := tc.durable
+		t.Run(fmt.Sprintf("durable=%v,wal=%v", tc.durable, tc.wal), func(t *testing.T) {
+			c := newClusterOpts(t, 3, tc.wal, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactionTail = 30, 10 })
 			for _, n := range c.nodes {
 				n.sm.durable = durable
 			}
 			ctx := ctxT(t)
+			var mu sync.Mutex
 			var acked []string
-			next := 0
-			write := func(k int) {
-				for range k {
-					key := fmt.Sprintf("k%d", next)
-					next++
-					c.propose(ctx, key)
-					acked = append(acked, key)
+			var nodes [4]*Replica // the live replicas, by ID, for the writers
+			setNodes := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for id := uint64(1); id <= 3; id++ {
+					nodes[id] = c.nodes[id].r
 				}
 			}
-			write(40)
+			setNodes()
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; ; i++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						mu.Lock()
+						r := nodes[1+(i+w)%3]
+						mu.Unlock()
+						if r == nil || !r.IsLeader() {
+							time.Sleep(100 * time.Microsecond)
+							continue
+						}
+						key := fmt.Sprintf("w%d-%d", w, i) // a new key per attempt
+						pctx, cancel := context.WithTimeout(ctx, time.Second)
+						_, err := r.Propose(pctx, []byte(key))
+						cancel()
+						if err == nil {
+							mu.Lock()
+							acked = append(acked, key)
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			waitAcked := func(n int) {
+				for {
+					mu.Lock()
+					k := len(acked)
+					mu.Unlock()
+					if k >= n {
+						return
+					}
+					if ctx.Err() != nil {
+						t.Fatalf("only %d writes acknowledged, want %d", k, n)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			target := 40
+			waitAcked(target)
 			for id := uint64(1); id <= 3; id++ {
 				n := c.nodes[id]
-				n.r.kill()
-				n.r = nil
+				mu.Lock()
+				nodes[id] = nil
+				mu.Unlock()
+				c.crash(n)
 				n.sm.check(t)
 				if !durable {
 					n.sm = newSetSM()
 				}
-				write(25)
+				target += 25
+				waitAcked(target)
 				c.start(id, nil, n)
-				write(25)
+				setNodes()
+				target += 25
+				waitAcked(target)
 			}
+			close(stop)
+			wg.Wait()
 			res := c.propose(ctx, "last")
 			c.waitApplied(ctx, indexOf(res))
 			for _, n := range c.nodes {
@@ -181,6 +238,7 @@ func TestCrashRestart(t *testing.T) {
 					t.Errorf("node %d never took a snapshot", n.id)
 				}
 			}
+			t.Logf("%d writes acknowledged", len(acked))
 		})
 	}
 }

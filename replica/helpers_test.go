@@ -12,6 +12,8 @@ import (
 
 	raft "github.com/tickraft/raft"
 	"github.com/tickraft/raft/transport"
+	"github.com/tickraft/raft/vfs/faultfs"
+	"github.com/tickraft/raft/wal"
 )
 
 // setSM is a test state machine: each command is a unique key, applied
@@ -129,17 +131,23 @@ type testNode struct {
 	id    uint64
 	store *raft.MemoryStorage
 	log   LogStore
-	snaps *MemorySnapshots
-	sm    *setSM
-	r     *Replica
+	snaps SnapshotStore
+	// With a wal: its file system (crashed by crash) and the open wal.
+	fs  *faultfs.FS
+	wal *wal.WAL
+	sm  *setSM
+	r   *Replica
 }
 
 type cluster struct {
-	t         *testing.T
-	net       *transport.MemNetwork
-	clock     *ManualClock
-	nodes     map[uint64]*testNode
-	cfg       func(*Config)
+	t     *testing.T
+	net   *transport.MemNetwork
+	clock *ManualClock
+	nodes map[uint64]*testNode
+	cfg   func(*Config)
+	// useWAL puts every node on a wal and a snapshot directory in a
+	// faultfs file system, with fsyncs.
+	useWAL    bool
 	stopTicks chan struct{}
 	tickWG    sync.WaitGroup
 }
@@ -157,8 +165,12 @@ func members(ids ...uint64) []Member {
 // newCluster starts n founding replicas and a goroutine that ticks their
 // clock every millisecond (the raft clock runs only on those ticks).
 func newCluster(t *testing.T, n int, cfg func(*Config)) *cluster {
+	return newClusterOpts(t, n, false, cfg)
+}
+
+func newClusterOpts(t *testing.T, n int, useWAL bool, cfg func(*Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: transport.NewMemNetwork(), clock: NewManualClock(), nodes: map[uint64]*testNode{}, cfg: cfg}
+	c := &cluster{t: t, net: transport.NewMemNetwork(), clock: NewManualClock(), nodes: map[uint64]*testNode{}, cfg: cfg, useWAL: useWAL}
 	var ids []uint64
 	for i := 1; i <= n; i++ {
 		ids = append(ids, uint64(i))
@@ -203,9 +215,15 @@ func (c *cluster) close() {
 // start starts (or restarts) node id. A nil n makes a new node.
 func (c *cluster) start(id uint64, bootstrap []Member, n *testNode) *testNode {
 	c.t.Helper()
-	if n == nil {
+	switch {
+	case n == nil && c.useWAL:
+		n = &testNode{id: id, sm: newSetSM(), fs: faultfs.New()}
+		c.openWAL(n)
+	case n == nil:
 		n = &testNode{id: id, store: raft.NewMemoryStorage(), snaps: NewMemorySnapshots(), sm: newSetSM()}
 		n.log = Memory(n.store)
+	case n.wal != nil:
+		c.openWAL(n)
 	}
 	cfg := Config{ID: id, Bootstrap: bootstrap, Logger: testLogger(), Clock: c.clock, TickInterval: time.Millisecond, Snapshots: n.snaps, ElectionTicks: 20, HeartbeatTicks: 2}
 	if c.cfg != nil {
@@ -218,6 +236,31 @@ func (c *cluster) start(id uint64, bootstrap []Member, n *testNode) *testNode {
 	n.r = r
 	c.nodes[id] = n
 	return n
+}
+
+// openWAL opens node n's wal and snapshot directory on its file system.
+func (c *cluster) openWAL(n *testNode) {
+	c.t.Helper()
+	w, err := wal.Open("/data/wal", wal.Options{FS: n.fs, PreallocateInline: true, SegmentSize: 64 << 10})
+	if err != nil {
+		c.t.Fatalf("node %d: opening the wal: %v", n.id, err)
+	}
+	snaps, err := NewDirSnapshots(n.fs, "/data/snap")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n.wal, n.log, n.snaps = w, WAL(w), snaps
+}
+
+// crash kills node n as a power failure would: its replica stops, and
+// whatever its file system had not synced is lost.
+func (c *cluster) crash(n *testNode) {
+	n.r.kill()
+	n.r = nil
+	if n.fs != nil {
+		n.fs.Crash(faultfs.DropUnsynced)
+		_ = n.wal.Close()
+	}
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -5,6 +5,7 @@ import (
 
 	raft "github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
+	"github.com/tickraft/raft/wal"
 )
 
 // Update is one batch of raft state to make durable together (the shape of
@@ -61,4 +62,20 @@ func (m memoryStore) Save(u Update) error {
 		return m.SetHardState(u.HardState)
 	}
 	return nil
+}
+
+// WAL adapts a wal.WAL to a LogStore.
+func WAL(w *wal.WAL) LogStore { return walStore{w} }
+
+type walStore struct{ *wal.WAL }
+
+func (s walStore) Save(u Update) error {
+	err := s.WAL.Save(wal.Update(u))
+	if errors.Is(err, raft.ErrSnapOutOfDate) && u.Snapshot != nil {
+		// A newer snapshot is already stored: the rest of the update
+		// still has to be saved.
+		u.Snapshot = nil
+		err = s.WAL.Save(wal.Update(u))
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/tickraft/raft/vfs"
 )
 
 // SnapshotStore keeps state machine snapshots, named by the index and
@@ -76,15 +80,36 @@ func (s *MemorySnapshots) Prune(index uint64) error {
 }
 
 // DirSnapshots is a SnapshotStore of files in a directory, written to a
-// temporary file, synced and renamed into place.
-type DirSnapshots struct{ dir string }
+// temporary file, synced, renamed into place and made durable with a sync
+// of the directory.
+type DirSnapshots struct {
+	fs  vfs.FS
+	dir string
+	// seq names temporary files.
+	seq atomic.Uint64
+}
 
-// NewDirSnapshots returns a store in dir, creating it if needed.
-func NewDirSnapshots(dir string) (*DirSnapshots, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// NewDirSnapshots returns a store in dir on fs (nil: vfs.Default),
+// creating the directory if needed and removing leftover temporary files.
+func NewDirSnapshots(fs vfs.FS, dir string) (*DirSnapshots, error) {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return &DirSnapshots{dir: dir}, nil
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".tmp") {
+			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &DirSnapshots{fs: fs, dir: dir}, nil
 }
 
 func (s *DirSnapshots) name(index, term uint64) string {
@@ -93,7 +118,8 @@ func (s *DirSnapshots) name(index, term uint64) string {
 
 // Save implements SnapshotStore.
 func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) error {
-	f, err := os.CreateTemp(s.dir, "tmp-*.snap")
+	tmp := filepath.Join(s.dir, fmt.Sprintf("%016x-%016x-%d.tmp", term, index, s.seq.Add(1)))
+	f, err := s.fs.Create(tmp)
 	if err != nil {
 		return err
 	}
@@ -101,10 +127,14 @@ func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) err
 	defer func() {
 		if !ok {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
+			_ = s.fs.Remove(tmp)
 		}
 	}()
-	if err := write(f); err != nil {
+	w := bufio.NewWriterSize(f, 64<<10)
+	if err := write(w); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -113,58 +143,45 @@ func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) err
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), s.name(index, term)); err != nil {
-		return err
-	}
 	ok = true
-	return syncDir(s.dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := s.fs.Rename(tmp, s.name(index, term)); err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return s.fs.SyncDir(s.dir)
 }
 
 // Open implements SnapshotStore.
 func (s *DirSnapshots) Open(index, term uint64) (io.ReadCloser, int64, error) {
-	f, err := os.Open(s.name(index, term))
+	name := s.name(index, term)
+	st, err := s.fs.Stat(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%w: index %d term %d", ErrSnapshotNotFound, index, term)
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := f.Stat()
+	f, err := s.fs.Open(name)
 	if err != nil {
-		_ = f.Close()
 		return nil, 0, err
 	}
 	return f, st.Size(), nil
 }
 
-// Prune implements SnapshotStore. Leftover temporary files go too.
+// Prune implements SnapshotStore.
 func (s *DirSnapshots) Prune(index uint64) error {
-	ents, err := os.ReadDir(s.dir)
+	names, err := s.fs.List(s.dir)
 	if err != nil {
 		return err
 	}
-	for _, e := range ents {
-		n := e.Name()
+	for _, n := range names {
 		var term, idx uint64
-		if strings.HasPrefix(n, "tmp-") {
-			continue // may be a Save in progress
+		if !strings.HasSuffix(n, ".snap") {
+			continue
 		}
 		if _, err := fmt.Sscanf(n, "%016x-%016x.snap", &term, &idx); err != nil || idx >= index {
 			continue
 		}
-		if err := os.Remove(filepath.Join(s.dir, n)); err != nil {
+		if err := s.fs.Remove(filepath.Join(s.dir, n)); err != nil {
 			return err
 		}
 	}
