@@ -108,7 +108,7 @@ func benchCluster(b *testing.B, direct bool) (map[uint64]*Replica, func()) {
 	nodes := map[uint64]*Replica{}
 	ms := members(1, 2, 3)
 	for id := uint64(1); id <= 3; id++ {
-		cfg := Config{ID: id, Bootstrap: ms, TickInterval: 10 * time.Millisecond, SnapshotEntries: 10000, CompactionTail: 5000}
+		cfg := Config{ID: id, Bootstrap: ms, TickInterval: 100 * time.Millisecond, SnapshotEntries: 10000, CompactionTail: 5000}
 		r, err := Start(cfg, Memory(raft.NewMemoryStorage()), &kvSM{m: map[uint64][]byte{}}, endpoints(id))
 		if err != nil {
 			b.Fatal(err)
@@ -172,7 +172,7 @@ func benchPut(b *testing.B, direct bool, conc int) {
 			ls := make([]time.Duration, 0, per)
 			cmd := make([]byte, 16)
 			for i := range per {
-				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%4096))
+				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%1024))
 				s := time.Now()
 				if _, err := l.Propose(ctx, cmd); err != nil {
 					b.Error(err)
