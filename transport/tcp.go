@@ -376,6 +376,10 @@ func (t *TCP) dial(ctx context.Context, addr string, to uint64, kind byte) (net.
 	}
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
+	// Cancelling ctx (Close, RemovePeer) must also end a handshake in
+	// progress, which the dial context alone no longer covers.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	var state *tls.ConnectionState
 	if t.cfg.TLS != nil {
 		cfg := t.cfg.TLS.Clone()
@@ -410,6 +414,10 @@ func (t *TCP) dial(ctx context.Context, addr string, to uint64, kind byte) (net.
 	if herr := r.check(h); herr != nil {
 		conn.Close()
 		return nil, herr
+	}
+	if !stop() {
+		conn.Close()
+		return nil, ctx.Err()
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil

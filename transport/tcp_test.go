@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -418,11 +417,3 @@ func TestFrameReaderDoesNotTrustLength(t *testing.T) {
 		t.Fatalf("large frame: %v", err)
 	}
 }
-
-// countingHandler counts messages without keeping them.
-type countingHandler struct {
-	recorder
-	n atomic.Int64
-}
-
-func (c *countingHandler) HandleMessage(*raftpb.Message) { c.n.Add(1) }
