@@ -188,32 +188,44 @@ func (t *TCP) receiveSnapshot(conn net.Conn, from uint64, c *counters, remote st
 	}
 	conn.SetDeadline(start.Add(t.snapshotDeadline(int64(size))))
 
+	// The file is gone before the ack: once the sender hears, nothing of
+	// this stream remains on disk.
+	ack, herr := t.storeAndHandle(fr, m, int64(size), from, remote, func() {
+		c.bytesRecv.Add(fr.n)
+		c.snapRecv.Add(1)
+		c.snapLastRecv.Store(int64(time.Since(start)))
+	})
+	if ack {
+		t.ackSnapshot(conn, herr)
+	}
+}
+
+// storeAndHandle writes the stream's data to a temporary file, checks it,
+// and hands it to the Handler. ack says whether the sender should be told
+// err (a broken stream is not answered: the connection just closes).
+// received is called once the data is whole, before the Handler sees it.
+func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, from uint64, remote string, received func()) (ack bool, err error) {
 	f, err := os.CreateTemp(t.cfg.SnapshotDir, "tickraft-snap-*.tmp")
 	if err != nil {
 		t.log.Error("cannot store incoming snapshot", "peer", from, "err", err)
-		t.ackSnapshot(conn, err)
-		return
+		return true, err
 	}
 	defer func() {
 		f.Close()
 		os.Remove(f.Name()) // fails harmlessly if the handler renamed it
 	}()
-	if err := t.readSnapshotData(fr, f, int64(size)); err != nil {
+	if err := t.readSnapshotData(fr, f, size); err != nil {
 		t.connError(from, remote, fmt.Errorf("snapshot from %d: %w", from, err))
-		if errors.Is(err, errWriteFile) {
-			t.ackSnapshot(conn, err)
-		}
-		return
+		return errors.Is(err, errWriteFile), err
 	}
-	c.bytesRecv.Add(fr.n)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		t.ackSnapshot(conn, err)
-		return
+		return true, err
 	}
-	herr := t.handler().HandleSnapshot(m, f, int64(size))
-	c.snapRecv.Add(1)
-	c.snapLastRecv.Store(int64(time.Since(start)))
-	t.ackSnapshot(conn, herr)
+	received()
+	if err := t.handler().HandleSnapshot(m, f, size); err != nil {
+		return true, err
+	}
+	return true, nil
 }
 
 var errWriteFile = errors.New("writing the snapshot file")

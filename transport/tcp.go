@@ -513,12 +513,11 @@ func (t *TCP) serveConn(raw net.Conn) {
 			status, herr = statusNotAuthorized, &HandshakeError{Reason: "peer identity refused: " + err.Error(), Local: "-", Remote: fmt.Sprint(h.from)}
 		}
 	}
-	r := reply{version: ProtocolVersion, status: status, cluster: t.cfg.ClusterID, node: t.cfg.ID}
-	if _, err := conn.Write(r.marshal()); err != nil {
-		return
-	}
-	if herr != nil {
+	if herr != nil { // counted before the reply, so the dialer sees it counted
 		t.noteHandshakeReject(h.from, remote, herr)
+	}
+	r := reply{version: ProtocolVersion, status: status, cluster: t.cfg.ClusterID, node: t.cfg.ID}
+	if _, err := conn.Write(r.marshal()); err != nil || herr != nil {
 		return
 	}
 	conn.SetDeadline(time.Time{})

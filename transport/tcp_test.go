@@ -58,6 +58,9 @@ func TestTCPSendReceive(t *testing.T) {
 	a, b, ra, rb := pair(t, nil)
 	const n = 5000
 	for i := uint64(0); i < n; i++ {
+		if i%500 == 0 { // keep the queue (4096) from overflowing
+			rb.waitFor(t, "progress", func() bool { return len(rb.msgs) >= int(i)-1000 })
+		}
 		a.Send([]*raftpb.Message{appMsg(1, 2, i, int(i%300))})
 		if i%100 == 0 {
 			b.Send([]*raftpb.Message{msg(2, 1, raftpb.MsgAppResp, i)})
@@ -91,6 +94,9 @@ func queueBeforeStart(t *testing.T, mod func(*TCPConfig), msgs []*raftpb.Message
 	a.Send(msgs)
 	must(t, a.Start(newRecorder()))
 	rb.waitFor(t, "delivery", func() bool { return len(rb.msgs) == len(msgs) })
+	// The sender counts a frame once its write returned, which may be
+	// after the receiver has it.
+	waitUntil(t, "sender's count", func() bool { return a.Stats().Peers[2].MsgsSent == uint64(len(msgs)) })
 	return a, rb
 }
 
