@@ -390,6 +390,10 @@ func (t *TCP) dial(ctx context.Context, addr string, to uint64, kind byte) (net.
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
+			var verr *tls.CertificateVerificationError
+			if errors.As(err, &verr) {
+				return nil, &HandshakeError{Reason: "TLS: " + err.Error(), Local: "-", Remote: addr}
+			}
 			return nil, fmt.Errorf("TLS handshake: %w", err)
 		}
 		cs := tc.ConnectionState()
