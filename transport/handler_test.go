@@ -77,7 +77,7 @@ func (r *recorder) ReportSnapshot(id uint64, err error) {
 // a generous deadline: the deadline only bounds a hang, it asserts no timing.
 func (r *recorder) waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(20 * time.Second)
 	for {
 		r.mu.Lock()
 		ok := cond()

@@ -97,6 +97,7 @@ type PeerStats struct {
 	Connected bool   // an outbound message connection is established
 
 	MsgsSent      uint64 // messages written to the peer's connection
+	FramesSent    uint64 // message frames written (MsgsSent/FramesSent is the batching factor)
 	BytesSent     uint64 // bytes written on the message connection (frames included)
 	MsgsReceived  uint64 // messages delivered to the Handler from this peer
 	BytesReceived uint64 // bytes read on message connections from this peer
