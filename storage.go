@@ -40,10 +40,11 @@ var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporaril
 type Storage interface {
 	// InitialState returns the persisted HardState and ConfState.
 	InitialState() (*pb.HardState, *pb.ConfState, error)
-	// Entries returns the entries in [lo, hi). The result is limited to
-	// maxSize bytes of encoded entries but holds at least one entry when any
-	// is in range. It returns ErrCompacted if lo <= the snapshot index, and
-	// ErrUnavailable if hi > LastIndex()+1.
+	// Entries returns the entries in [lo, hi): the longest prefix of the
+	// range whose encoded size (proto.Size summed over the entries) is at
+	// most maxSize, but at least one entry when the range is not empty. It
+	// returns ErrCompacted if lo < FirstIndex(), and ErrUnavailable if
+	// hi > LastIndex()+1.
 	//
 	// The returned entries must not be modified by the caller or by the
 	// storage afterwards: the state machine may keep and share them.
@@ -226,9 +227,16 @@ func shareSnapshot(s *pb.Snapshot) *pb.Snapshot {
 // snapshot's conf state becomes the one InitialState reports. The hard state
 // is left alone. The storage keeps a copy of the metadata and shares the
 // data. It returns ErrSnapOutOfDate, and changes nothing, if the snapshot's
-// index is not greater than the index of the snapshot already held (a nil
-// snapshot or one without metadata counts as index 0).
+// index is not greater than the index of the snapshot already held. A nil
+// snapshot, or one without metadata, is an error of its own (not
+// ErrSnapOutOfDate: nothing was compared) and changes nothing either.
 func (ms *MemoryStorage) ApplySnapshot(snap *pb.Snapshot) error {
+	if snap == nil {
+		return errors.New("raft: ApplySnapshot called with a nil snapshot")
+	}
+	if snap.Metadata == nil {
+		return errors.New("raft: ApplySnapshot called with a snapshot without metadata")
+	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if snap.GetMetadata().GetIndex() <= ms.snapshot.GetMetadata().GetIndex() {

@@ -484,6 +484,10 @@ func TestMemoryStorageCreateSnapshotCopiesConfState(t *testing.T) {
 	require.Equal(t, []uint64{1, 2}, stored.GetMetadata().GetConfState().GetVoters())
 }
 
+// errMalformedSnapshot marks, in TestMemoryStorageApplySnapshot, a snapshot
+// that must be refused with an error other than ErrSnapOutOfDate.
+var errMalformedSnapshot = errors.New("malformed snapshot")
+
 func TestMemoryStorageApplySnapshot(t *testing.T) {
 	cs := &pb.ConfState{Voters: []uint64{1, 2, 3}}
 	mk := func(index, term uint64) *pb.Snapshot {
@@ -502,8 +506,8 @@ func TestMemoryStorageApplySnapshot(t *testing.T) {
 		{name: "newer, below the compacted offset", snap: mk(3, 3)},
 		{name: "equal", snap: mk(2, 2), wantErr: ErrSnapOutOfDate},
 		{name: "older", snap: mk(1, 1), wantErr: ErrSnapOutOfDate},
-		{name: "nil", snap: nil, wantErr: ErrSnapOutOfDate},
-		{name: "no metadata", snap: &pb.Snapshot{Data: []byte("x")}, wantErr: ErrSnapOutOfDate},
+		{name: "nil", snap: nil, wantErr: errMalformedSnapshot},
+		{name: "no metadata", snap: &pb.Snapshot{Data: []byte("x")}, wantErr: errMalformedSnapshot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,7 +521,14 @@ func TestMemoryStorageApplySnapshot(t *testing.T) {
 			stored, serr := ms.Snapshot()
 			require.NoError(t, serr)
 			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr)
+				if tt.wantErr == errMalformedSnapshot {
+					// Its own error: nothing was compared, so it is not
+					// ErrSnapOutOfDate.
+					require.Error(t, err)
+					require.NotErrorIs(t, err, ErrSnapOutOfDate)
+				} else {
+					require.ErrorIs(t, err, tt.wantErr)
+				}
 				require.Equal(t, before, memStorageIndexTerms(ms))
 				require.True(t, proto.Equal(mk(2, 2), stored))
 				return

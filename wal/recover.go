@@ -203,10 +203,13 @@ type replayer struct {
 	hs       *pb.HardState
 	snapIdx  uint64
 	snapTerm uint64
-	// needStart: a gap (entries in deleted segments) was seen below it;
-	// the log must end up starting at or after it.
-	needStart uint64
-	based     bool
+	// based: the checkpoint of the oldest segment was applied.
+	based bool
+	// known is the latest start of the log a record states (checkpoint,
+	// compaction, snapshot), with its term. While idx is provisional its
+	// start may be above known: the entries between were in deleted
+	// segments, and a later record must cover them.
+	known, knownTerm uint64
 }
 
 // recover reads the segments nums, cuts a torn tail, and makes the log
@@ -355,6 +358,7 @@ func (rp *replayer) applyCheckpoint(o op) {
 		rp.snapIdx, rp.snapTerm = o.index, o.term
 	case tagStart:
 		rp.idx.reset(o.index, o.term)
+		rp.known, rp.knownTerm = o.index, o.term
 	case tagHardState:
 		rp.hs = o.hs
 	}
@@ -369,8 +373,12 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 		rp.snapIdx, rp.snapTerm = o.index, o.term
 		if o.reset {
 			l.reset(o.index, o.term)
+			rp.known, rp.knownTerm = o.index, o.term
 		}
 	case tagCompact:
+		if o.index > rp.known {
+			rp.known, rp.knownTerm = o.index, o.term
+		}
 		if o.index > l.start || l.provisional && o.index == l.start {
 			l.compact(o.index, o.term)
 		}
@@ -379,11 +387,17 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 	case tagEntries:
 		first, terms := o.index, o.terms
 		if first > l.last+1 || l.provisional && first <= l.start {
-			// Entries after a gap: the ones before were in segments
-			// deleted after a compaction that a later record repeats.
-			l.reset(first-1, 0)
-			l.provisional = true
-			rp.needStart = max(rp.needStart, first-1)
+			if first-1 <= rp.known {
+				// The batch starts within what a record already
+				// discarded: nothing before it is missing.
+				l.reset(rp.known, rp.knownTerm)
+			} else {
+				// Entries after a gap: the ones before were in
+				// segments deleted after a compaction that a later
+				// record states.
+				l.reset(first-1, 0)
+				l.provisional = true
+			}
 		}
 		if first <= l.start {
 			if skip := l.start + 1 - first; skip < uint64(len(terms)) {
@@ -404,8 +418,8 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 // finishRecovery checks the rebuilt state, loads the snapshot and the
 // recent entries, and publishes it.
 func (w *WAL) finishRecovery(rp *replayer, lastSeq uint64) error {
-	if rp.idx.provisional || rp.idx.start < rp.needStart {
-		return &CorruptionError{File: w.active.name, Reason: fmt.Sprintf("entries up to %d are missing (a segment was deleted?)", rp.needStart)}
+	if rp.idx.provisional {
+		return &CorruptionError{File: w.active.name, Reason: fmt.Sprintf("entries up to %d are missing (a segment was deleted?)", rp.idx.start)}
 	}
 	w.idx, w.hs, w.seq, w.durableSeq = rp.idx, rp.hs, lastSeq, lastSeq
 	if rp.snapIdx > 0 {

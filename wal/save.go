@@ -38,12 +38,7 @@ func (p *plan) empty() bool {
 // date snapshot, entries that are not contiguous or leave a gap) return an
 // error and change nothing.
 func (w *WAL) Save(u Update) error {
-	p := &plan{hs: u.HardState}
-	if u.Snapshot != nil {
-		p.snap = u.Snapshot
-	}
-	p.ents = u.Entries
-	return w.save(p, u.MustSync)
+	return w.save(&plan{hs: u.HardState, snap: u.Snapshot, ents: u.Entries}, u.MustSync)
 }
 
 func (w *WAL) save(p *plan, mustSync bool) error {
@@ -104,6 +99,9 @@ func (w *WAL) validate(p *plan) error {
 	}
 	if p.snap != nil {
 		md := p.snap.GetMetadata()
+		if md == nil {
+			return errors.New("wal: snapshot without metadata")
+		}
 		if md.GetIndex() <= w.snap.GetMetadata().GetIndex() {
 			return raft.ErrSnapOutOfDate
 		}
@@ -250,10 +248,11 @@ func (w *WAL) SetHardState(hs *pb.HardState) error {
 }
 
 // ApplySnapshot replaces the log with snap durably (one Save). It returns
-// raft.ErrSnapOutOfDate if snap is not newer than the latest snapshot.
+// raft.ErrSnapOutOfDate if snap is not newer than the latest snapshot, and
+// another error for a nil snapshot or one without metadata.
 func (w *WAL) ApplySnapshot(snap *pb.Snapshot) error {
 	if snap == nil {
-		return raft.ErrSnapOutOfDate
+		return errors.New("wal: ApplySnapshot called with a nil snapshot")
 	}
 	return w.Save(Update{Snapshot: snap, MustSync: true})
 }
