@@ -46,6 +46,11 @@ type Config struct {
 	// existing cluster (an empty store: the node waits until a member adds
 	// it with AddLearner and the leader sends it the log).
 	Bootstrap []Member
+	// Join is for a node that starts empty to join an existing cluster:
+	// the addresses of (some of) its members, so this node can answer the
+	// leader before it learned the configuration from the log. The
+	// replicated configuration's addresses replace them once it arrives.
+	Join []Member
 
 	// TickInterval is the raft clock's period (default 100ms).
 	TickInterval time.Duration
@@ -148,6 +153,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Bootstrap) > 0 && !seen[c.ID] {
 		return bad("Bootstrap does not list this node (%d)", c.ID)
+	}
+	if len(c.Bootstrap) > 0 && len(c.Join) > 0 {
+		return bad("a node either founds a cluster (Bootstrap) or joins one (Join)")
 	}
 	return nil
 }

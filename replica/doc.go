@@ -13,8 +13,9 @@ and the membership methods.
 
 A founding member starts with Config.Bootstrap, the same list on every
 founder; members carry the addresses the transport reaches them at. A node
-that joins an existing cluster starts with an empty log store and no
-Bootstrap, and waits: a member calls AddLearner (or ChangeMembership) with
+that joins an existing cluster starts with an empty log store, no
+Bootstrap and, in Config.Join, the addresses of some members (so it can
+answer the leader before it knows the configuration), and waits: a member calls AddLearner (or ChangeMembership) with
 its ID and address, and the leader sends it the log or a snapshot. Its
 peers' addresses come with it, from the configuration changes in the log
 (their context holds the addresses) and from the snapshot. A node that

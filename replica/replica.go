@@ -108,9 +108,14 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 		return nil, err
 	}
 	r.rn = rn
-	if len(cfg.Bootstrap) > 0 && r.isEmpty() {
-		if err := r.bootstrap(); err != nil {
-			return nil, err
+	if r.isEmpty() {
+		if len(cfg.Bootstrap) > 0 {
+			if err := r.bootstrap(); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range cfg.Join {
+			r.members.addrs[m.ID] = m.Addr
 		}
 	}
 	st := rn.BasicStatus()
