@@ -60,7 +60,9 @@ func (r *Replica) runApply() {
 				}
 			}
 			if err != nil {
-				r.fail(err)
+				if !errors.Is(err, ErrStopped) { // (a configuration change met Stop)
+					r.fail(err)
+				}
 				return
 			}
 		}
