@@ -138,17 +138,25 @@ func (r *Replica) flush() error {
 		return fmt.Errorf("replica: the state machine failed applying entries %d-%d: %w",
 			a.cmds[0].Index, a.cmds[len(a.cmds)-1].Index, err)
 	}
-	now := time.Now()
+	var now time.Time
+	applied := uint64(0)
 	for i, seq := range a.seqs {
 		if seq == 0 {
 			continue
 		}
 		if pr := r.pending.take(seq); pr != nil {
-			r.stats.proposalNanos.Add(uint64(now.Sub(pr.start)))
-			r.stats.proposalsApplied.Add(1)
+			if !pr.start.IsZero() {
+				if now.IsZero() {
+					now = time.Now()
+				}
+				r.stats.proposalNanos.Add(uint64(now.Sub(pr.start)))
+				r.stats.proposalsTimed.Add(1)
+			}
+			applied++
 			pr.complete(results[i], nil)
 		}
 	}
+	r.stats.proposalsApplied.Add(applied)
 	clear(a.cmds)
 	clear(results)
 	a.cmds, a.seqs = a.cmds[:0], a.seqs[:0]

@@ -48,6 +48,7 @@ func (m Metrics) Samples() []Sample {
 	c("proposals_failed_total", float64(m.ProposalsFailed))
 	c("proposals_forwarded_total", float64(m.ProposalsForwarded))
 	c("proposal_seconds_sum", m.ProposalSeconds)
+	c("proposals_timed_total", float64(m.ProposalsTimed))
 	c("reads_total", float64(m.Reads))
 	c("read_rounds_total", float64(m.ReadRounds))
 	c("applied_entries_total", float64(m.AppliedEntries))
