@@ -14,6 +14,7 @@ import (
 	raft "github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
 	"github.com/tickraft/raft/transport"
+	"github.com/tickraft/raft/wal"
 )
 
 // kvSM is the benchmarks' state machine: a map from 8-byte keys to
@@ -96,7 +97,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchCluster(b *testing.B, direct bool) (map[uint64]*Replica, func()) {
+func benchCluster(b *testing.B, direct, onWAL bool) (map[uint64]*Replica, func()) {
 	var endpoints func(id uint64) transport.Transport
 	if direct {
 		dn := &directNet{eps: map[uint64]*directEP{}}
@@ -106,10 +107,20 @@ func benchCluster(b *testing.B, direct bool) (map[uint64]*Replica, func()) {
 		endpoints = func(id uint64) transport.Transport { return mn.Endpoint(id) }
 	}
 	nodes := map[uint64]*Replica{}
+	var wals []*wal.WAL
 	ms := members(1, 2, 3)
 	for id := uint64(1); id <= 3; id++ {
 		cfg := Config{ID: id, Bootstrap: ms, TickInterval: 100 * time.Millisecond, SnapshotEntries: 10000, CompactionTail: 5000}
-		r, err := Start(cfg, Memory(raft.NewMemoryStorage()), &kvSM{m: map[uint64][]byte{}}, endpoints(id))
+		store := Memory(raft.NewMemoryStorage())
+		if onWAL {
+			w, err := wal.Open(b.TempDir(), wal.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			wals = append(wals, w)
+			store = WAL(w)
+		}
+		r, err := Start(cfg, store, &kvSM{m: map[uint64][]byte{}}, endpoints(id))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -118,6 +129,9 @@ func benchCluster(b *testing.B, direct bool) (map[uint64]*Replica, func()) {
 	return nodes, func() {
 		for _, r := range nodes {
 			_ = r.Stop(context.Background())
+		}
+		for _, w := range wals {
+			_ = w.Close()
 		}
 	}
 }
@@ -148,14 +162,24 @@ func BenchmarkPut(b *testing.B) {
 	for _, tr := range []string{"direct", "mem"} {
 		for _, conc := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("transport=%s/c=%d", tr, conc), func(b *testing.B) {
-				benchPut(b, tr == "direct", conc)
+				benchPut(b, tr == "direct", false, conc)
 			})
 		}
 	}
 }
 
-func benchPut(b *testing.B, direct bool, conc int) {
-	nodes, stop := benchCluster(b, direct)
+// BenchmarkPutWAL is BenchmarkPut with every replica on a wal in a
+// temporary directory, fsyncs on (the three share one disk).
+func BenchmarkPutWAL(b *testing.B) {
+	for _, conc := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("transport=direct/c=%d", conc), func(b *testing.B) {
+			benchPut(b, true, true, conc)
+		})
+	}
+}
+
+func benchPut(b *testing.B, direct, onWAL bool, conc int) {
+	nodes, stop := benchCluster(b, direct, onWAL)
 	defer stop()
 	l := benchLeader(b, nodes)
 	ctx := context.Background()
