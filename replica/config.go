@@ -33,7 +33,8 @@ const (
 
 // ForwardFunc sends a command to the leader (for instance over the
 // application's RPC) and returns the leader's result or error, which
-// Propose returns to its caller unchanged.
+// Propose returns to its caller unchanged. The leader's side serves it with
+// ProposeLocal, which never forwards again.
 type ForwardFunc func(ctx context.Context, leader Member, cmd []byte) (any, error)
 
 // Config configures a replica. Zero fields get the defaults named.

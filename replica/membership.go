@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -304,5 +305,15 @@ func (r *Replica) TransferLeadership(ctx context.Context, to uint64) error {
 	if err != nil {
 		return err
 	}
-	return r.WaitFor(ctx, func(m Metrics) bool { return m.Leader == to })
+	err = r.WaitFor(ctx, func(m Metrics) bool {
+		return m.Leader == to || (m.Leader == r.id && m.LeadTransferee == 0)
+	})
+	if err == nil && r.Leader().ID != to {
+		return ErrTransferFailed
+	}
+	return err
 }
+
+// ErrTransferFailed means the leader gave up a leadership transfer (the
+// target did not catch up and campaign within an election timeout).
+var ErrTransferFailed = errors.New("replica: leadership transfer did not complete")

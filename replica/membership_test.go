@@ -151,6 +151,10 @@ func TestTransferLeadership(t *testing.T) {
 	if got := c.leader(); got.id != to.id {
 		t.Fatalf("leader %d after transfer to %d", got.id, to.id)
 	}
+	// A transfer raft refuses (no such member) fails at once.
+	if err := to.r.TransferLeadership(ctx, 9); !errors.Is(err, ErrTransferFailed) {
+		t.Fatalf("transfer to a non-member: %v", err)
+	}
 	var nl *NotLeaderError
 	if err := l.r.TransferLeadership(ctx, l.id); !errors.As(err, &nl) {
 		t.Fatalf("transfer on a follower: %v", err)

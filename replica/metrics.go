@@ -44,6 +44,9 @@ type Metrics struct {
 	Term uint64
 	// tickraft_replica_leader (gauge; 0: none)
 	Leader uint64
+	// tickraft_replica_lead_transferee (gauge): the node leadership is
+	// being handed to, on the leader (0: none).
+	LeadTransferee uint64
 	// tickraft_replica_role{role} (gauge, 1 for the current role):
 	// "leader", "follower", "candidate", "pre-candidate".
 	Role string
@@ -126,7 +129,7 @@ func (r *Replica) counters(m *Metrics) {
 func (r *Replica) loopMetrics(m *Metrics) {
 	st := r.rn.Status()
 	m.Term, m.Leader, m.Role, m.Commit = st.Term, st.Lead, roleName(st.RaftState), st.Commit
-	m.DroppedMessages = st.DroppedMessages
+	m.DroppedMessages, m.LeadTransferee = st.DroppedMessages, st.LeadTransferee
 	cs := confStateOf(st.Config)
 	m.Voters = append(cs.Voters, cs.VotersOutgoing...)
 	m.Learners = append(cs.Learners, cs.LearnersNext...)

@@ -114,8 +114,20 @@ func (pr *proposal) complete(res any, err error) {
 // stops. If ctx ends first it returns ctx.Err() and the command may still
 // be applied.
 func (r *Replica) Propose(ctx context.Context, cmd []byte) (any, error) {
+	return r.propose(ctx, cmd, r.cfg.Forward != nil)
+}
+
+// ProposeLocal is Propose without forwarding: on a follower it returns a
+// *NotLeaderError. A leader serving commands forwarded by its followers
+// (Config.Forward) uses it, so that two replicas with stale views of the
+// leadership cannot pass a command back and forth.
+func (r *Replica) ProposeLocal(ctx context.Context, cmd []byte) (any, error) {
+	return r.propose(ctx, cmd, false)
+}
+
+func (r *Replica) propose(ctx context.Context, cmd []byte, forward bool) (any, error) {
 	if !r.IsLeader() {
-		return r.notLeader(ctx, cmd)
+		return r.notLeader(ctx, cmd, forward)
 	}
 	pr := proposalPool.Get().(*proposal)
 	data := make([]byte, headerSize+len(cmd))
@@ -123,7 +135,7 @@ func (r *Replica) Propose(ctx context.Context, cmd []byte) (any, error) {
 	pr.data = data
 	res, err := r.await(ctx, pr)
 	var nl *NotLeaderError
-	if errors.As(err, &nl) && r.cfg.Forward != nil && nl.LeaderID != 0 {
+	if errors.As(err, &nl) && forward && nl.LeaderID != 0 {
 		// Leadership moved between the check above and the raft loop.
 		return r.cfg.Forward(ctx, Member{ID: nl.LeaderID, Addr: nl.LeaderAddr}, cmd)
 	}
@@ -171,9 +183,9 @@ func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
 	}
 }
 
-func (r *Replica) notLeader(ctx context.Context, cmd []byte) (any, error) {
+func (r *Replica) notLeader(ctx context.Context, cmd []byte, forward bool) (any, error) {
 	leader := r.Leader()
-	if r.cfg.Forward != nil && leader.ID != 0 {
+	if forward && leader.ID != 0 {
 		r.stats.proposalsForwarded.Add(1)
 		return r.cfg.Forward(ctx, leader, cmd)
 	}

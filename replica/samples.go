@@ -28,6 +28,7 @@ func (m Metrics) Samples() []Sample {
 	}
 	g("term", float64(m.Term))
 	g("leader", float64(m.Leader))
+	g("lead_transferee", float64(m.LeadTransferee))
 	for _, role := range []string{"leader", "follower", "candidate", "pre-candidate"} {
 		s = append(s, Sample{Name: "tickraft_replica_role", Labels: map[string]string{"role": role}, Value: b(m.Role == role)})
 	}
