@@ -303,7 +303,7 @@ func (r *Replica) TransferLeadership(ctx context.Context, to uint64) error {
 		return cerr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrTransferFailed, err)
 	}
 	err = r.WaitFor(ctx, func(m Metrics) bool {
 		return m.Leader == to || (m.Leader == r.id && m.LeadTransferee == 0)
