@@ -27,8 +27,9 @@ func TestChaos(t *testing.T) {
 	var mu sync.Mutex
 	var acked []string
 	live := map[uint64]*Replica{}
+	tnodes := map[uint64]*testNode{} // c.nodes is written by restarts
 	for id, n := range c.nodes {
-		live[id] = n.r
+		live[id], tnodes[id] = n.r, n
 	}
 	pick := func(i int) *Replica {
 		mu.Lock()
@@ -87,7 +88,7 @@ func TestChaos(t *testing.T) {
 				must = acked[len(acked)-1]
 			}
 			id := uint64(1 + i%5)
-			r, sm := live[id], c.nodes[id].sm
+			r, sm := live[id], tnodes[id].sm
 			mu.Unlock()
 			if r == nil || must == "" {
 				time.Sleep(time.Millisecond)

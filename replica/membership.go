@@ -183,12 +183,7 @@ func (r *Replica) awaitChange(ctx context.Context, pr *proposal, added []Member)
 	if r.stopping.Load() {
 		return nil, r.stopErr()
 	}
-	r.pending.mu.Lock()
-	r.pending.seq++
-	pr.seq = r.pending.seq
-	pr.cc.Context = encodeContext(r.epoch, pr.seq, added)
-	r.pending.m[pr.seq] = pr
-	r.pending.mu.Unlock()
+	r.pending.add(pr, func(pr *proposal) { pr.cc.Context = encodeContext(r.epoch, pr.seq, added) })
 	r.props.push(pr)
 	select {
 	case <-pr.done:

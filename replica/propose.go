@@ -35,42 +35,82 @@ const latencySampling = 16
 var proposalPool = sync.Pool{New: func() any { return &proposal{done: make(chan struct{}, 1)} }}
 
 // pendingMap holds the proposals made on this replica that have not
-// completed, by sequence number.
+// completed, by sequence number, in shards so that hundreds of proposers
+// and the apply goroutine rarely wait for one another.
 type pendingMap struct {
-	mu  sync.Mutex
-	seq uint64
-	m   map[uint64]*proposal
+	seq    atomic.Uint64
+	shards [pendingShards]pendingShard
 }
 
-func (p *pendingMap) add(pr *proposal) {
-	p.mu.Lock()
-	p.seq++
-	pr.seq = p.seq
-	p.m[pr.seq] = pr
-	p.mu.Unlock()
+const pendingShards = 16
+
+type pendingShard struct {
+	mu sync.Mutex
+	m  map[uint64]*proposal
+	_  [40]byte // keeps shards on separate cache lines
+}
+
+func (p *pendingMap) init() {
+	for i := range p.shards {
+		p.shards[i].m = map[uint64]*proposal{}
+	}
+}
+
+func (p *pendingMap) shard(seq uint64) *pendingShard { return &p.shards[seq%pendingShards] }
+
+// add gives pr its sequence number and registers it; prepare, when set,
+// runs before pr becomes visible (to encode the number into pr).
+func (p *pendingMap) add(pr *proposal, prepare func(*proposal)) {
+	pr.seq = p.seq.Add(1)
+	if prepare != nil {
+		prepare(pr)
+	}
+	sh := p.shard(pr.seq)
+	sh.mu.Lock()
+	sh.m[pr.seq] = pr
+	sh.mu.Unlock()
 }
 
 func (p *pendingMap) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m)
+	n := 0
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // take removes and returns the proposal seq, if still pending.
 func (p *pendingMap) take(seq uint64) *proposal {
-	p.mu.Lock()
-	pr := p.m[seq]
-	delete(p.m, seq)
-	p.mu.Unlock()
+	sh := p.shard(seq)
+	sh.mu.Lock()
+	pr := sh.m[seq]
+	delete(sh.m, seq)
+	sh.mu.Unlock()
 	return pr
 }
 
+// removeIf removes and returns the proposals for which drop is true.
+func (p *pendingMap) removeIf(drop func(*proposal) bool) []*proposal {
+	var out []*proposal
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		for seq, pr := range sh.m {
+			if drop(pr) {
+				out = append(out, pr)
+				delete(sh.m, seq)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
 func (p *pendingMap) failAll(err error) {
-	p.mu.Lock()
-	m := p.m
-	p.m = map[uint64]*proposal{}
-	p.mu.Unlock()
-	for _, pr := range m {
+	for _, pr := range p.removeIf(func(*proposal) bool { return true }) {
 		pr.complete(nil, err)
 	}
 }
@@ -80,15 +120,10 @@ func (p *pendingMap) failAll(err error) {
 // (a log holding an entry of a later term holds none of an earlier term
 // after it).
 func (p *pendingMap) failOlderThan(term uint64) int {
-	var lost []*proposal
-	p.mu.Lock()
-	for seq, pr := range p.m {
-		if t := pr.term.Load(); t != 0 && t < term {
-			lost = append(lost, pr)
-			delete(p.m, seq)
-		}
-	}
-	p.mu.Unlock()
+	lost := p.removeIf(func(pr *proposal) bool {
+		t := pr.term.Load()
+		return t != 0 && t < term
+	})
 	for _, pr := range lost {
 		pr.complete(nil, ErrProposalLost)
 	}
@@ -142,13 +177,9 @@ func (r *Replica) propose(ctx context.Context, cmd []byte, forward bool) (any, e
 	return res, err
 }
 
-// await registers pr, hands it to the raft loop and waits for its outcome.
-func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
-	if r.stopping.Load() {
-		proposalPool.Put(pr)
-		return nil, r.stopErr()
-	}
-	r.pending.add(pr)
+// prepare writes pr's sequence number into its entry before pr is
+// registered.
+func (r *Replica) prepare(pr *proposal) {
 	if pr.seq%latencySampling == 0 {
 		// Reading the clock costs as much as a good part of a put: time
 		// one proposal in latencySampling.
@@ -157,6 +188,15 @@ func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
 	if pr.cc == nil {
 		putHeader(pr.data, r.epoch, pr.seq)
 	}
+}
+
+// await registers pr, hands it to the raft loop and waits for its outcome.
+func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
+	if r.stopping.Load() {
+		proposalPool.Put(pr)
+		return nil, r.stopErr()
+	}
+	r.pending.add(pr, r.prepare)
 	r.props.push(pr)
 	select {
 	case <-pr.done:

@@ -96,7 +96,7 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 		applyQ:  newQueue[applyWork](),
 		stopc:   make(chan struct{}),
 	}
-	r.pending.m = map[uint64]*proposal{}
+	r.pending.init()
 	r.reads.init()
 	r.members.addrs = map[uint64]string{}
 	applied, err := r.recover()
