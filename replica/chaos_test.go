@@ -20,7 +20,13 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("chaos")
 	}
-	c := newCluster(t, 5, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactionTail = 50, 20 })
+	for _, mode := range []ReadMode{ReadSafe, ReadLeaseBased} {
+		t.Run(fmt.Sprintf("readmode=%d", mode), func(t *testing.T) { testChaos(t, mode) })
+	}
+}
+
+func testChaos(t *testing.T, mode ReadMode) {
+	c := newCluster(t, 5, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactionTail, cfg.ReadMode = 50, 20, mode })
 	c.net.SetFaults(transport.Faults{Drop: 0.02, Duplicate: 0.02, Reorder: 0.05, Jitter: time.Millisecond})
 	ctx := ctxT(t)
 	rnd := rand.New(rand.NewPCG(1, 2))
