@@ -86,6 +86,13 @@ return ErrStopped. Stop(ctx) stops cleanly: new proposals are refused,
 those in flight get their outcome (until ctx ends), then the goroutines
 end and the transport closes.
 
+# Testing
+
+The raft clock ticks from Config.Clock: a ManualClock ticks only when the test
+calls Tick, so elections and timeouts happen when the test says. With the
+in-memory transport (transport.NewMemNetwork, with its fault injection) and
+MemoryStorage, a whole cluster runs in one test process.
+
 # Observability
 
 Metrics returns counters and gauges whose comments give stable Prometheus
