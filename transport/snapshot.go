@@ -127,20 +127,9 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 		return fmt.Errorf("transport: snapshot to %d: %w", m.To, err)
 	}
 
-	var crc uint32
-	for left := size; left > 0; {
-		n := int(min(int64(chunk), left))
-		buf = appendFrameHeader(buf[:0])[:frameHeaderSize+n]
-		if _, err := io.ReadFull(data, buf[frameHeaderSize:]); err != nil {
-			return fmt.Errorf("transport: reading snapshot data (%d of %d bytes left): %w", left, size, err)
-		}
-		crc = crc32.Update(crc, castagnoli, buf[frameHeaderSize:])
-		endFrame(buf, 0, frameSnapChunk)
-		if _, err := conn.Write(buf); err != nil {
-			return fmt.Errorf("transport: snapshot to %d (%d of %d bytes left): %w", m.To, left, size, err)
-		}
-		c.snapBytesSent.Add(uint64(n))
-		left -= int64(n)
+	crc, err := t.streamChunks(conn, m.To, data, size, buf, c)
+	if err != nil {
+		return err
 	}
 	var sum [4]byte
 	binary.BigEndian.PutUint32(sum[:], crc)
@@ -156,6 +145,71 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 		return fmt.Errorf("transport: snapshot refused by %d: %s", m.To, payload)
 	}
 	return nil
+}
+
+// streamChunks writes size bytes of data as chunk frames and returns the
+// CRC-32C of their checksums, in order (the stream's checksum: each chunk's
+// bytes are covered by its own, so the data is not checksummed twice). Reading data and writing the connection overlap: one goroutine
+// fills the next chunk while this one writes the last (two buffers in turn).
+func (t *TCP) streamChunks(conn net.Conn, to uint64, data io.Reader, size int64, first []byte, c *counters) (uint32, error) {
+	chunk := t.cfg.SnapshotChunkSize
+	type filled struct {
+		frame []byte // a whole chunk frame
+		err   error
+	}
+	full := make(chan filled, 1)
+	free := make(chan []byte, 2)
+	free <- first
+	free <- make([]byte, 0, cap(first))
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for left := size; left > 0; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
+			}
+			n := int(min(int64(chunk), left))
+			buf = appendFrameHeader(buf[:0])[:frameHeaderSize+n]
+			var f filled
+			if _, err := io.ReadFull(data, buf[frameHeaderSize:]); err != nil {
+				f.err = fmt.Errorf("transport: reading snapshot data (%d of %d bytes left): %w", left, size, err)
+			} else {
+				endFrame(buf, 0, frameSnapChunk)
+				f.frame = buf
+			}
+			select {
+			case full <- f:
+			case <-quit:
+				return
+			}
+			if f.err != nil {
+				return
+			}
+			left -= int64(n)
+		}
+	}()
+	defer func() { close(quit); <-exited }()
+
+	var crc uint32
+	for left := size; left > 0; {
+		f := <-full
+		if f.err != nil {
+			return 0, f.err
+		}
+		payload := f.frame[frameHeaderSize:]
+		crc = crc32.Update(crc, castagnoli, f.frame[5:9]) // the chunk's own checksum
+		if _, err := conn.Write(f.frame); err != nil {
+			return 0, fmt.Errorf("transport: snapshot to %d (%d of %d bytes left): %w", to, left, size, err)
+		}
+		c.snapBytesSent.Add(uint64(len(payload)))
+		left -= int64(len(payload))
+		free <- f.frame
+	}
+	return crc, nil
 }
 
 // receiveSnapshot reads one snapshot stream into a temporary file, checks it,
@@ -190,7 +244,7 @@ func (t *TCP) receiveSnapshot(conn net.Conn, from uint64, c *counters, remote st
 
 	// The file is gone before the ack: once the sender hears, nothing of
 	// this stream remains on disk.
-	ack, herr := t.storeAndHandle(fr, m, int64(size), from, remote, func() {
+	ack, herr := t.storeAndHandle(conn, fr, m, int64(size), from, remote, func() {
 		c.bytesRecv.Add(fr.n)
 		c.snapRecv.Add(1)
 		c.snapLastRecv.Store(int64(time.Since(start)))
@@ -204,7 +258,7 @@ func (t *TCP) receiveSnapshot(conn net.Conn, from uint64, c *counters, remote st
 // and hands it to the Handler. ack says whether the sender should be told
 // err (a broken stream is not answered: the connection just closes).
 // received is called once the data is whole, before the Handler sees it.
-func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, from uint64, remote string, received func()) (ack bool, err error) {
+func (t *TCP) storeAndHandle(conn net.Conn, fr *frameReader, m *raftpb.Message, size int64, from uint64, remote string, received func()) (ack bool, err error) {
 	f, err := os.CreateTemp(t.cfg.SnapshotDir, "tickraft-snap-*.tmp")
 	if err != nil {
 		t.log.Error("cannot store incoming snapshot", "peer", from, "err", err)
@@ -214,7 +268,7 @@ func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, fro
 		f.Close()
 		os.Remove(f.Name()) // fails harmlessly if the handler renamed it
 	}()
-	if err := t.readSnapshotData(fr, f, size); err != nil {
+	if err := t.readSnapshotData(conn, fr, f, size); err != nil {
 		t.connError(from, remote, fmt.Errorf("snapshot from %d: %w", from, err))
 		return errors.Is(err, errWriteFile), err
 	}
@@ -231,35 +285,75 @@ func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, fro
 var errWriteFile = errors.New("writing the snapshot file")
 
 // readSnapshotData copies the chunk frames into f, checking the total size
-// and checksum against the end frame.
-func (t *TCP) readSnapshotData(fr *frameReader, f *os.File, size int64) error {
+// and checksum against the end frame. Reading the network and writing the
+// file overlap: one goroutine reads the next chunk while this one writes the
+// last (two buffers in turn).
+func (t *TCP) readSnapshotData(conn net.Conn, fr *frameReader, f *os.File, size int64) error {
 	fr.allowed = allow(frameSnapChunk, frameSnapEnd)
+	type chunk struct {
+		typ     byte
+		payload []byte
+		crc     [4]byte // the frame's checksum
+		err     error
+	}
+	filled := make(chan chunk, 1)
+	free := make(chan []byte, 2)
+	free <- nil
+	free <- nil
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case fr.buf = <-free:
+			case <-quit:
+				return
+			}
+			typ, payload, err := fr.next()
+			select {
+			case filled <- chunk{typ, payload, [4]byte(fr.hdr[5:9]), err}:
+			case <-quit:
+				return
+			}
+			if err != nil || typ == frameSnapEnd {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(quit)
+		conn.SetReadDeadline(time.Unix(1, 0)) // unblock a read in progress
+		<-exited
+	}()
+
 	var got int64
 	var crc uint32
 	for {
-		typ, payload, err := fr.next()
-		if err != nil {
-			return err
+		c := <-filled
+		if c.err != nil {
+			return c.err
 		}
-		if typ == frameSnapEnd {
+		if c.typ == frameSnapEnd {
 			switch {
-			case len(payload) != 4:
-				return fmt.Errorf("%w: snapshot end frame of %d bytes", errBadPayload, len(payload))
+			case len(c.payload) != 4:
+				return fmt.Errorf("%w: snapshot end frame of %d bytes", errBadPayload, len(c.payload))
 			case got != size:
 				return fmt.Errorf("%w: snapshot ended after %d of %d bytes", errBadPayload, got, size)
-			case binary.BigEndian.Uint32(payload) != crc:
+			case binary.BigEndian.Uint32(c.payload) != crc:
 				return fmt.Errorf("snapshot data: %w", errBadChecksum)
 			}
 			return nil
 		}
-		if got+int64(len(payload)) > size {
+		if got+int64(len(c.payload)) > size {
 			return fmt.Errorf("%w: snapshot data exceeds its declared %d bytes", errBadPayload, size)
 		}
-		if _, err := f.Write(payload); err != nil {
+		if _, err := f.Write(c.payload); err != nil {
 			return fmt.Errorf("%w: %v", errWriteFile, err)
 		}
-		crc = crc32.Update(crc, castagnoli, payload)
-		got += int64(len(payload))
+		crc = crc32.Update(crc, castagnoli, c.crc[:])
+		got += int64(len(c.payload))
+		free <- c.payload
 	}
 }
 
