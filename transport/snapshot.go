@@ -18,6 +18,7 @@ import (
 
 // snapSend is one snapshot being sent, so Close can abort it.
 type snapSend struct {
+	ctx    context.Context // done once aborted
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	conn   net.Conn // guarded by mu
@@ -32,6 +33,20 @@ func (s *snapSend) abort() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
+}
+
+func (s *snapSend) aborted() <-chan struct{} { return s.ctx.Done() }
+
+// onceCloser closes its ReadCloser once, however often Close is called.
+type onceCloser struct {
+	io.ReadCloser
+	once sync.Once
+	err  error
+}
+
+func (o *onceCloser) Close() error {
+	o.once.Do(func() { o.err = o.ReadCloser.Close() })
+	return o.err
 }
 
 // setConn records the stream's connection; false if already aborted.
@@ -71,7 +86,7 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &snapSend{cancel: cancel}
+	s := &snapSend{ctx: ctx, cancel: cancel}
 	t.sending[s] = struct{}{}
 	addr, _ := p.snapshotState()
 	c := p.c
@@ -81,8 +96,9 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 		defer t.wg.Done()
 		defer cancel()
 		start := time.Now()
-		err := t.sendSnapshot(ctx, s, addr, m, data, size, c)
-		data.Close()
+		closer := &onceCloser{ReadCloser: data}
+		err := t.sendSnapshot(ctx, s, addr, m, closer, size, c)
+		closer.Close()
 		t.mu.Lock()
 		delete(t.sending, s)
 		t.mu.Unlock()
@@ -99,7 +115,7 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 	}()
 }
 
-func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raftpb.Message, data io.Reader, size int64, c *counters) error {
+func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raftpb.Message, data io.ReadCloser, size int64, c *counters) error {
 	deadline := time.Now().Add(t.snapshotDeadline(size))
 	conn, err := t.dial(ctx, addr, m.To, kindSnapshot)
 	if err != nil {
@@ -127,7 +143,7 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 		return fmt.Errorf("transport: snapshot to %d: %w", m.To, err)
 	}
 
-	crc, err := t.streamChunks(conn, m.To, data, size, buf, c)
+	crc, err := t.streamChunks(s, conn, m.To, data, size, buf, c, deadline)
 	if err != nil {
 		return err
 	}
@@ -151,7 +167,12 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 // CRC-32C of their checksums, in order (the stream's checksum: each chunk's
 // bytes are covered by its own, so the data is not checksummed twice). Reading data and writing the connection overlap: one goroutine
 // fills the next chunk while this one writes the last (two buffers in turn).
-func (t *TCP) streamChunks(conn net.Conn, to uint64, data io.Reader, size int64, first []byte, c *counters) (uint32, error) {
+//
+// When the stream fails, data is closed before waiting for the goroutine
+// reading it, so that a Read blocked on a stalled source (a file, a pipe)
+// returns: a source whose Read ignores Close would keep the stream, and
+// Close, waiting.
+func (t *TCP) streamChunks(s *snapSend, conn net.Conn, to uint64, data io.ReadCloser, size int64, first []byte, c *counters, deadline time.Time) (_ uint32, err error) {
 	chunk := t.cfg.SnapshotChunkSize
 	type filled struct {
 		frame []byte // a whole chunk frame
@@ -192,11 +213,28 @@ func (t *TCP) streamChunks(conn net.Conn, to uint64, data io.Reader, size int64,
 			left -= int64(n)
 		}
 	}()
-	defer func() { close(quit); <-exited }()
+	defer func() {
+		close(quit)
+		if err != nil {
+			data.Close()
+		}
+		<-exited
+	}()
 
+	// The connection's deadline covers a stalled receiver; this timer
+	// covers a stalled data source.
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	var crc uint32
 	for left := size; left > 0; {
-		f := <-full
+		var f filled
+		select {
+		case f = <-full:
+		case <-s.aborted():
+			return 0, ErrClosed
+		case <-timer.C:
+			return 0, fmt.Errorf("transport: snapshot to %d: reading its data: %w", to, os.ErrDeadlineExceeded)
+		}
 		if f.err != nil {
 			return 0, f.err
 		}
