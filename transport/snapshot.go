@@ -128,7 +128,8 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 	conn.SetDeadline(deadline)
 
 	chunk := t.cfg.SnapshotChunkSize
-	buf := make([]byte, 0, frameHeaderSize+max(chunk, 64<<10))
+	buf := t.snapBufs.get(frameHeaderSize + max(chunk, 64<<10))
+	defer func() { t.snapBufs.put(buf) }()
 	buf = appendFrameHeader(buf)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(size))
 	buf, err = proto.MarshalOptions{}.MarshalAppend(buf, m)
@@ -181,7 +182,9 @@ func (t *TCP) streamChunks(s *snapSend, conn net.Conn, to uint64, data io.ReadCl
 	full := make(chan filled, 1)
 	free := make(chan []byte, 2)
 	free <- first
-	free <- make([]byte, 0, cap(first))
+	second := t.snapBufs.get(cap(first))
+	defer t.snapBufs.put(second)
+	free <- second
 	quit := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
@@ -336,8 +339,9 @@ func (t *TCP) readSnapshotData(conn net.Conn, fr *frameReader, f *os.File, size 
 	}
 	filled := make(chan chunk, 1)
 	free := make(chan []byte, 2)
-	free <- nil
-	free <- nil
+	bufs := [2][]byte{t.snapBufs.get(0), t.snapBufs.get(0)}
+	free <- bufs[0]
+	free <- bufs[1]
 	quit := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
@@ -351,6 +355,7 @@ func (t *TCP) readSnapshotData(conn net.Conn, fr *frameReader, f *os.File, size 
 			typ, payload, err := fr.next()
 			select {
 			case filled <- chunk{typ, payload, [4]byte(fr.hdr[5:9]), err}:
+				fr.buf = nil // the payload's buffer is the consumer's now
 			case <-quit:
 				return
 			}
@@ -363,12 +368,21 @@ func (t *TCP) readSnapshotData(conn net.Conn, fr *frameReader, f *os.File, size 
 		close(quit)
 		conn.SetReadDeadline(time.Unix(1, 0)) // unblock a read in progress
 		<-exited
+		// Give back the buffers: the one the reader holds, if any, and
+		// those waiting in free (each buffer is in one place only).
+		t.snapBufs.put(fr.buf)
+		for len(free) > 0 {
+			t.snapBufs.put(<-free)
+		}
 	}()
 
 	var got int64
 	var crc uint32
 	for {
 		c := <-filled
+		if c.err != nil || c.typ == frameSnapEnd {
+			t.snapBufs.put(c.payload) // the reader is done with it
+		}
 		if c.err != nil {
 			return c.err
 		}
@@ -409,4 +423,39 @@ func (t *TCP) ackSnapshot(conn net.Conn, err error) {
 	}
 	conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
 	conn.Write(appendFrame(nil, frameSnapAck, text))
+}
+
+// bufPool keeps a few large snapshot buffers between streams, so a steady
+// stream of snapshots does not allocate chunk-sized buffers each time.
+type bufPool struct {
+	mu   sync.Mutex
+	bufs [][]byte // at most 4
+}
+
+// get returns an empty buffer, with at least min capacity if one is at hand
+// or min is positive.
+func (p *bufPool) get(min int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, b := range p.bufs {
+		if cap(b) >= min {
+			p.bufs = append(p.bufs[:i], p.bufs[i+1:]...)
+			return b[:0]
+		}
+	}
+	if min == 0 {
+		return nil
+	}
+	return make([]byte, 0, min)
+}
+
+func (p *bufPool) put(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.bufs) < 4 {
+		p.bufs = append(p.bufs, b[:0])
+	}
 }

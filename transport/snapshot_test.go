@@ -323,3 +323,36 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestTCPSnapshotsConcurrent: streams at once (sharing the buffer pool) each
+// arrive intact, and streams after them reuse the buffers correctly.
+func TestTCPSnapshotsConcurrent(t *testing.T) {
+	a, _, ra, rb := pair(t, func(c *TCPConfig) { c.SnapshotChunkSize = 256 << 10 })
+	const k = 4
+	for round := range 2 {
+		want := map[byte][]byte{}
+		for i := range k {
+			tag := byte(round*k + i)
+			data := bytes.Repeat([]byte{tag}, (i+1)*300<<10+i)
+			want[tag] = data
+			a.SendSnapshot(snapMsg(1, 2), io.NopCloser(bytes.NewReader(data)), int64(len(data)))
+		}
+		ra.waitFor(t, "reports", func() bool { return len(ra.snapReports) == (round+1)*k })
+		for _, r := range ra.snapReports {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+		rb.mu.Lock()
+		for _, s := range rb.snaps[round*k:] {
+			if w := want[s.data[0]]; !bytes.Equal(s.data, w) {
+				t.Fatalf("snapshot %d corrupted", s.data[0])
+			}
+			delete(want, s.data[0])
+		}
+		rb.mu.Unlock()
+		if len(want) != 0 {
+			t.Fatalf("%d snapshots missing", len(want))
+		}
+	}
+}
