@@ -197,30 +197,50 @@ func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
 		return nil, r.stopErr()
 	}
 	r.pending.add(pr, r.prepare)
+	// halt fails every proposal pending when the replica stops; one
+	// registered after that sees stopc closed here.
+	select {
+	case <-r.stopc:
+		if r.pending.take(pr.seq) != nil {
+			return nil, r.stopErr()
+		}
+		return r.outcome(pr)
+	default:
+	}
 	r.props.push(pr)
+	done := ctx.Done()
+	if done == nil {
+		// No deadline: a plain receive, cheaper than a select.
+		return r.outcome(pr)
+	}
 	select {
 	case <-pr.done:
-		res, err := pr.res, pr.err
-		pr.reset()
-		proposalPool.Put(pr)
-		return res, err
-	case <-ctx.Done():
+		return r.result(pr)
+	case <-done:
 		if r.pending.take(pr.seq) == nil {
-			// Completed meanwhile: take the outcome.
-			<-pr.done
-			res, err := pr.res, pr.err
-			pr.reset()
-			proposalPool.Put(pr)
-			return res, err
+			return r.outcome(pr) // completed meanwhile
 		}
 		return nil, ctx.Err() // pr is dropped, not reused: nothing refers to it
-	case <-r.stopc:
-		if r.pending.take(pr.seq) == nil {
-			<-pr.done
-			return pr.res, pr.err
-		}
-		return nil, r.stopErr()
 	}
+}
+
+// outcome waits for pr to complete and returns its result.
+func (r *Replica) outcome(pr *proposal) (any, error) {
+	<-pr.done
+	return r.result(pr)
+}
+
+// result returns the outcome of a completed pr and recycles it, unless
+// the replica's stop failed it: then the raft loop may not have taken it
+// from its queue yet, and pr is left to the garbage collector.
+func (r *Replica) result(pr *proposal) (any, error) {
+	res, err := pr.res, pr.err
+	if err != nil && errors.Is(err, ErrStopped) {
+		return res, err
+	}
+	pr.reset()
+	proposalPool.Put(pr)
+	return res, err
 }
 
 func (r *Replica) notLeader(ctx context.Context, cmd []byte, forward bool) (any, error) {

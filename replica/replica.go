@@ -278,8 +278,15 @@ func (r *Replica) fail(err error) {
 	r.halt()
 }
 
+// halt closes stopc and fails what waits: the proposals pending (whose
+// callers may not watch stopc) and the reads.
 func (r *Replica) halt() {
-	r.stopOnce.Do(func() { close(r.stopc) })
+	r.stopOnce.Do(func() {
+		close(r.stopc)
+		err := r.stopErr()
+		r.pending.failAll(err)
+		r.reads.failAll(err)
+	})
 }
 
 func (r *Replica) stopErr() error {
