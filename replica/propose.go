@@ -161,6 +161,9 @@ func (r *Replica) ProposeLocal(ctx context.Context, cmd []byte) (any, error) {
 }
 
 func (r *Replica) propose(ctx context.Context, cmd []byte, forward bool) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing proposed
+	}
 	if !r.IsLeader() {
 		return r.notLeader(ctx, cmd, forward)
 	}
