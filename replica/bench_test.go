@@ -17,6 +17,10 @@ import (
 	"github.com/tickraft/raft/wal"
 )
 
+// benchKeysPerProposer is the key space of each proposer: 262,144 keys at
+// 256 proposers. The state machine's map is sized for them up front.
+const benchKeysPerProposer = 1024
+
 // kvSM is the benchmarks' state machine: a map from 8-byte keys to
 // values, so that it costs little next to the replica.
 type kvSM struct {
@@ -123,7 +127,7 @@ func benchCluster(b *testing.B, direct, onWAL bool) (map[uint64]*Replica, func()
 			wals = append(wals, w)
 			store = WAL(w)
 		}
-		r, err := Start(cfg, store, &kvSM{m: map[uint64][]byte{}}, endpoints(id))
+		r, err := Start(cfg, store, &kvSM{m: make(map[uint64][]byte, benchKeysPerProposer*256)}, endpoints(id))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -194,7 +198,7 @@ func benchPut(b *testing.B, direct, onWAL bool, conc int) {
 			defer wwg.Done()
 			cmd := make([]byte, 16)
 			for i := range 2000/conc + 1 {
-				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%1024))
+				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%benchKeysPerProposer))
 				_, _ = l.Propose(ctx, cmd)
 			}
 		}()
@@ -214,7 +218,7 @@ func benchPut(b *testing.B, direct, onWAL bool, conc int) {
 			ls := make([]time.Duration, 0, per)
 			cmd := make([]byte, 16)
 			for i := range per {
-				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%1024))
+				binary.LittleEndian.PutUint64(cmd, uint64(w)<<32|uint64(i%benchKeysPerProposer))
 				// Latency is sampled (one put in 8): reading the clock
 				// twice per put would be a visible part of its CPU.
 				var s time.Time
