@@ -72,6 +72,9 @@ type Config struct {
 	// SnapshotEntries is how many applied entries pass between two
 	// snapshots (default 10000; negative: never snapshot).
 	SnapshotEntries int64
+	// SnapshotBytes, when positive, also takes a snapshot once this many
+	// bytes of entries were applied since the last one.
+	SnapshotBytes int64
 	// CompactionTail is how many entries before a snapshot's index stay in
 	// the log for followers that lag a little (default 5000).
 	CompactionTail uint64

@@ -68,7 +68,8 @@ configuration changes are applied.
 
 # Snapshots
 
-Every Config.SnapshotEntries applied entries, and after every configuration
+Every Config.SnapshotEntries applied entries (or Config.SnapshotBytes applied
+bytes), and after every configuration
 change (a new member can only be sent a snapshot that lists it), the apply
 goroutine takes a point-in-time view of the state machine (Snapshot) and a
 writer goroutine streams it into the SnapshotStore (MemorySnapshots, or

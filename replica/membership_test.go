@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -137,6 +138,22 @@ func TestSnapshotCatchUp(t *testing.T) {
 	// The new node knows the members' addresses from the snapshot.
 	if got := n4.r.members.addr(1); got != addr(1) {
 		t.Fatalf("node 4 knows node 1 at %q", got)
+	}
+}
+
+// Config.SnapshotBytes takes snapshots by applied bytes.
+func TestSnapshotByBytes(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotEntries, cfg.SnapshotBytes = 1_000_000, 2000 })
+	ctx := ctxT(t)
+	big := strings.Repeat("x", 200)
+	for i := range 30 {
+		c.propose(ctx, fmt.Sprintf("%s%d", big, i))
+	}
+	l := c.leader()
+	// 30 entries of over 200 bytes: at least two snapshots beyond the one
+	// taken after the bootstrap configuration.
+	if err := l.r.WaitFor(ctx, func(m Metrics) bool { return m.SnapshotsTaken >= 3 }); err != nil {
+		t.Fatalf("snapshots taken: %d", l.r.Metrics().SnapshotsTaken)
 	}
 }
 
