@@ -111,9 +111,9 @@ type group struct {
 }
 
 // fixture is a store under test and the model it must match. Its write
-// methods write to both, check the store answered as the model says, and,
-// for a durable store, reopen it and compare everything it reads with the
-// model.
+// methods write to both, check the store answered as the model says and
+// reads as the model does, and, for a durable store, reopen it and compare
+// again.
 type fixture struct {
 	t   *testing.T
 	h   Harness

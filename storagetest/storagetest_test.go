@@ -207,12 +207,16 @@ func (s ownsAppendedEntries) Append(ents []*pb.Entry) error {
 	return s.MemoryStorage.Append(ents)
 }
 
-// brokenStores are the broken stores, by name, each with the checks that
-// must catch it.
-var brokenStores = map[string]struct {
+// brokenStore is a harness opening a broken store, and the checks that
+// must catch it (nil: a test of its own runs it).
+type brokenStore struct {
 	harness storagetest.Harness
 	caught  []string
-}{
+}
+
+// brokenStores are the broken stores, by name, each with the checks that
+// must catch it.
+var brokenStores = map[string]brokenStore{
 	"LastIndexOffByOne": {
 		wrap(func(ms *raft.MemoryStorage) storagetest.Store { return lastIndexOffByOne{ms} }),
 		[]string{"Empty/ReadsAsEmpty", "Append/Extend", "RawNode/SingleNodeRestart"},
@@ -340,8 +344,10 @@ func TestBrokenStoresAreCaught(t *testing.T) {
 		t.Skip("in the child process")
 	}
 	names := make([]string, 0, len(brokenStores))
-	for name := range brokenStores {
-		names = append(names, name)
+	for name, b := range brokenStores {
+		if b.caught != nil {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {
