@@ -102,6 +102,7 @@ FUZZ_TARGETS := FuzzStepMessage FuzzAPISequence
 fuzz:
 	@for f in $(FUZZ_TARGETS); do echo "fuzzing $$f for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
+	@echo "fuzzing FuzzFrameDecoder (transport) for $(FUZZTIME)"; $(GO) test -run '^$$' -fuzz '^FuzzFrameDecoder$$' -fuzztime $(FUZZTIME) ./transport
 
 ## bench: tickraft side by side with etcd raft (bench/ module), the table the README shows
 bench:
