@@ -48,7 +48,7 @@ type Pebble struct {
 
 	// mu guards db against the swap in Restore: readers and Apply hold it
 	// shared, Restore exclusively.
-	mu       sync.RWMutex
+	mu   sync.RWMutex
 	db   *pebble.DB
 	name string // the subdirectory in use
 	// sessions belongs to the apply goroutine (Apply, Restore).
