@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
 	"slices"
@@ -15,20 +16,6 @@ import (
 	"github.com/tickraft/raft/replica"
 )
 
-// MemberRequest names a node for the admin calls.
-type MemberRequest struct {
-	ID       uint64 `json:"id"`
-	RaftAddr string `json:"raft_addr,omitempty"`
-	APIAddr  string `json:"api_addr,omitempty"`
-	// Wait (add-learner): return only once the learner caught up.
-	Wait bool `json:"wait,omitempty"`
-}
-
-// MembershipRequest is the body of change-membership.
-type MembershipRequest struct {
-	Voters []uint64 `json:"voters"`
-}
-
 // handleInit founds a one-node cluster of this node.
 func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &struct{}{}); err != nil {
@@ -36,7 +23,7 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) error {
 	}
 	err := s.startReplica([]replica.Member{{ID: s.cfg.NodeID, Addr: s.RaftAddr()}})
 	if err == errStarted {
-		return apiErr(http.StatusConflict, CodeAlreadyInit, "node %d is already part of a cluster", s.cfg.NodeID)
+		return apiErr(http.StatusConflict, api.CodeAlreadyInit, "node %d is already part of a cluster", s.cfg.NodeID)
 	}
 	if err != nil {
 		return err
@@ -58,12 +45,12 @@ func (s *Server) handleInit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleAddLearner(w http.ResponseWriter, r *http.Request) error {
-	var req MemberRequest
+	var req api.MemberRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	if req.ID == 0 || req.RaftAddr == "" {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "add-learner needs id and raft_addr (and api_addr)")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "add-learner needs id and raft_addr (and api_addr)")
 	}
 	rep, err := s.running()
 	if err != nil {
@@ -80,7 +67,7 @@ func (s *Server) handleAddLearner(w http.ResponseWriter, r *http.Request) error 
 		// reaches it: its answers to the leader go out on its own
 		// connections.
 		if err := s.introduce(r.Context(), rep, req.APIAddr); err != nil {
-			return apiErr(http.StatusBadGateway, CodeInternal, "telling node %d (%s) the members' addresses: %v", req.ID, req.APIAddr, err)
+			return apiErr(http.StatusBadGateway, api.CodeInternal, "telling node %d (%s) the members' addresses: %v", req.ID, req.APIAddr, err)
 		}
 	}
 	if err := rep.AddLearner(r.Context(), req.ID, req.RaftAddr, req.Wait); err != nil {
@@ -90,12 +77,12 @@ func (s *Server) handleAddLearner(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleChangeMembership(w http.ResponseWriter, r *http.Request) error {
-	var req MembershipRequest
+	var req api.MembershipRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	if len(req.Voters) == 0 {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "change-membership needs voters")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "change-membership needs voters")
 	}
 	rep, err := s.running()
 	if err != nil {
@@ -113,7 +100,7 @@ func (s *Server) handleChangeMembership(w http.ResponseWriter, r *http.Request) 
 	for _, id := range req.Voters {
 		a, ok := addrs[id]
 		if !ok {
-			return apiErr(http.StatusBadRequest, CodeBadRequest, "node %d is not a member: add it as a learner first", id)
+			return apiErr(http.StatusBadRequest, api.CodeBadRequest, "node %d is not a member: add it as a learner first", id)
 		}
 		voters = append(voters, replica.Member{ID: id, Addr: a})
 	}
@@ -124,7 +111,7 @@ func (s *Server) handleChangeMembership(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) error {
-	var req MemberRequest
+	var req api.MemberRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -133,7 +120,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.ID == 0 {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "remove needs an id")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "remove needs an id")
 	}
 	if err := rep.RemoveNode(r.Context(), req.ID); err != nil {
 		return err
@@ -142,7 +129,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) error {
-	var req MemberRequest
+	var req api.MemberRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -151,7 +138,7 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.ID == 0 {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "transfer-leader needs an id")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "transfer-leader needs an id")
 	}
 	if err := rep.TransferLeadership(r.Context(), req.ID); err != nil {
 		return err
@@ -159,24 +146,18 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 	return s.writeStatus(w, r)
 }
 
-// PeersRequest is the body of POST /v1/internal/peers: raft addresses a
-// new node dials before it has the log.
-type PeersRequest struct {
-	Members []MemberRequest `json:"members"`
-}
-
 // introduce sends the members' raft addresses to a new node's API.
-func (s *Server) introduce(ctx context.Context, rep *replica.Replica, api string) error {
+func (s *Server) introduce(ctx context.Context, rep *replica.Replica, target string) error {
 	ms, err := rep.Membership(ctx)
 	if err != nil {
 		return err
 	}
-	var req PeersRequest
+	var req api.PeersRequest
 	for _, m := range append(ms.Voters, ms.Learners...) {
-		req.Members = append(req.Members, MemberRequest{ID: m.ID, RaftAddr: m.Addr})
+		req.Members = append(req.Members, api.MemberRequest{ID: m.ID, RaftAddr: m.Addr})
 	}
 	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+api+"/v1/internal/peers", bytes.NewReader(body))
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+target+"/v1/internal/peers", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -193,7 +174,7 @@ func (s *Server) introduce(ctx context.Context, rep *replica.Replica, api string
 }
 
 func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) error {
-	var req PeersRequest
+	var req api.PeersRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -208,76 +189,14 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// FaultsRequest is the body of the test hook POST /v1/test/faults: raft
-// messages to and from these peers are dropped (empty lists heal).
-type FaultsRequest struct {
-	DropTo   []uint64 `json:"drop_to"`
-	DropFrom []uint64 `json:"drop_from"`
-}
-
 func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) error {
-	var req FaultsRequest
+	var req api.FaultsRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	s.gate.setFaults(req.DropTo, req.DropFrom)
 	writeJSON(w, http.StatusOK, req)
 	return nil
-}
-
-// Status is the answer to GET /v1/admin/status.
-type Status struct {
-	NodeID      uint64         `json:"node_id"`
-	ClusterID   uint64         `json:"cluster_id"`
-	Initialized bool           `json:"initialized"`
-	Role        string         `json:"role"`
-	Term        uint64         `json:"term"`
-	Leader      *MemberStatus  `json:"leader,omitempty"`
-	Commit      uint64         `json:"commit_index"`
-	Applied     uint64         `json:"applied_index"`
-	Snapshot    uint64         `json:"snapshot_index"`
-	LastIndex   uint64         `json:"last_index"`
-	Members     []MemberStatus `json:"members"`
-	Joint       bool           `json:"joint,omitempty"`
-	SM          SMStatus       `json:"state_machine"`
-	Leaders     []LeaderChange `json:"leader_changes"`
-	Snapshots   SnapshotStatus `json:"snapshots"`
-	Error       string         `json:"error,omitempty"`
-	Uptime      string         `json:"uptime"`
-}
-
-// MemberStatus is one member, with the leader's view of its replication
-// (on the leader only).
-type MemberStatus struct {
-	ID       uint64 `json:"id"`
-	Role     string `json:"role,omitempty"` // voter or learner
-	RaftAddr string `json:"raft_addr"`
-	APIAddr  string `json:"api_addr"`
-	Match    uint64 `json:"match,omitempty"`
-	Next     uint64 `json:"next,omitempty"`
-	Lag      uint64 `json:"lag"`
-	State    string `json:"state,omitempty"`
-}
-
-// SMStatus describes the state machine.
-type SMStatus struct {
-	Kind     string `json:"kind"`
-	Keys     int    `json:"keys"`
-	Sessions int    `json:"sessions"`
-	Applied  uint64 `json:"applied_index"`
-	Restores uint64 `json:"restores"`
-}
-
-// SnapshotStatus counts snapshots.
-type SnapshotStatus struct {
-	Taken, Sent, Received, Installed uint64
-}
-
-// LeaderChange is one leader this node saw.
-type LeaderChange struct {
-	Time   time.Time `json:"time"`
-	Term   uint64    `json:"term"`
-	Leader uint64    `json:"leader"`
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) error {
@@ -290,10 +209,10 @@ func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Status reports the node's view of the cluster.
-func (s *Server) Status(ctx context.Context) Status {
-	st := Status{NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID, Members: []MemberStatus{}, Uptime: time.Since(s.start).Round(time.Second).String()}
+func (s *Server) Status(ctx context.Context) api.Status {
+	st := api.Status{NodeID: s.cfg.NodeID, ClusterID: s.cfg.ClusterID, Members: []api.MemberStatus{}, Uptime: time.Since(s.start).Round(time.Second).String()}
 	sms := s.sm.Stats()
-	st.SM = SMStatus{Kind: s.cfg.StateMachine, Keys: sms.Keys, Sessions: sms.Sessions, Applied: sms.Applied, Restores: sms.Restores}
+	st.SM = api.SMStatus{Kind: s.cfg.StateMachine, Keys: sms.Keys, Sessions: sms.Sessions, Applied: sms.Applied, Restores: sms.Restores}
 	st.Leaders = s.leaders.list()
 	rep := s.replica()
 	if rep == nil {
@@ -303,7 +222,7 @@ func (s *Server) Status(ctx context.Context) Status {
 	st.Initialized = true
 	m := rep.Metrics()
 	st.Role, st.Term, st.Commit, st.Applied, st.Snapshot, st.LastIndex, st.Joint = m.Role, m.Term, m.Commit, m.Applied, m.Snapshot, m.LastIndex, m.Joint
-	st.Snapshots = SnapshotStatus{m.SnapshotsTaken, m.SnapshotsSent, m.SnapshotsReceived, m.SnapshotsInstalled}
+	st.Snapshots = api.SnapshotStatus{Taken: m.SnapshotsTaken, Sent: m.SnapshotsSent, Received: m.SnapshotsReceived, Installed: m.SnapshotsInstalled}
 	if m.Err != nil {
 		st.Error = m.Err.Error()
 		st.Role = "failed"
@@ -315,7 +234,7 @@ func (s *Server) Status(ctx context.Context) Status {
 	if err == nil {
 		add := func(list []replica.Member, role string) {
 			for _, mem := range list {
-				e := MemberStatus{ID: mem.ID, Role: role, RaftAddr: mem.Addr, APIAddr: nodes[mem.ID]}
+				e := api.MemberStatus{ID: mem.ID, Role: role, RaftAddr: mem.Addr, APIAddr: nodes[mem.ID]}
 				if p, ok := m.Peers[mem.ID]; ok {
 					e.Match, e.Next, e.Lag, e.State = p.Match, p.Next, p.Lag, p.State
 				}
@@ -324,11 +243,11 @@ func (s *Server) Status(ctx context.Context) Status {
 		}
 		add(ms.Voters, "voter")
 		add(ms.Learners, "learner")
-		slices.SortFunc(st.Members, func(a, b MemberStatus) int { return int(a.ID) - int(b.ID) })
+		slices.SortFunc(st.Members, func(a, b api.MemberStatus) int { return int(a.ID) - int(b.ID) })
 	}
 	if m.Leader != 0 {
 		l := rep.Leader()
-		st.Leader = &MemberStatus{ID: m.Leader, RaftAddr: l.Addr, APIAddr: nodes[m.Leader]}
+		st.Leader = &api.MemberStatus{ID: m.Leader, RaftAddr: l.Addr, APIAddr: nodes[m.Leader]}
 	}
 	return st
 }
@@ -336,10 +255,10 @@ func (s *Server) Status(ctx context.Context) Status {
 // leaderLog keeps the most recent leader changes this node saw.
 type leaderLog struct {
 	mu      sync.Mutex
-	changes []LeaderChange
+	changes []api.LeaderChange
 }
 
-func (l *leaderLog) add(c LeaderChange) {
+func (l *leaderLog) add(c api.LeaderChange) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.changes = append(l.changes, c)
@@ -348,10 +267,10 @@ func (l *leaderLog) add(c LeaderChange) {
 	}
 }
 
-func (l *leaderLog) list() []LeaderChange {
+func (l *leaderLog) list() []api.LeaderChange {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]LeaderChange{}, l.changes...)
+	return append([]api.LeaderChange{}, l.changes...)
 }
 
 // watchLeader records every change of leader or term.
@@ -378,7 +297,7 @@ func (s *Server) watchLeader(r *replica.Replica) {
 		}
 		leader = m.Leader
 		if leader != 0 {
-			s.leaders.add(LeaderChange{Time: time.Now(), Term: m.Term, Leader: leader})
+			s.leaders.add(api.LeaderChange{Time: time.Now(), Term: m.Term, Leader: leader})
 			s.logger.Info("leader changed", "leader", leader, "term", m.Term)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
 	"strconv"
@@ -52,7 +53,7 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("GET /metrics", s.met.handler())
 	mux.Handle("/", s.met.instrument("other", s.wrap(func(http.ResponseWriter, *http.Request) error {
-		return apiErr(http.StatusNotFound, CodeUnknownOp, "no such endpoint")
+		return apiErr(http.StatusNotFound, api.CodeUnknownOp, "no such endpoint")
 	})))
 	return mux
 }
@@ -81,7 +82,7 @@ func (s *Server) running() (*replica.Replica, error) {
 	if r := s.replica(); r != nil {
 		return r, nil
 	}
-	return nil, apiErr(http.StatusServiceUnavailable, CodeNotInitialized, "node %d is not part of a cluster yet: init it or add it as a learner", s.cfg.NodeID)
+	return nil, apiErr(http.StatusServiceUnavailable, api.CodeNotInitialized, "node %d is not part of a cluster yet: init it or add it as a learner", s.cfg.NodeID)
 }
 
 // decodeBody reads a JSON body strictly into v (an empty body leaves v).
@@ -89,10 +90,10 @@ func decodeBody(r *http.Request, v any) error {
 	b, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return apiErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the body exceeds %d bytes", mbe.Limit)
+		return apiErr(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "the body exceeds %d bytes", mbe.Limit)
 	}
 	if err != nil {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "reading the body: %v", err)
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "reading the body: %v", err)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
@@ -100,50 +101,25 @@ func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "malformed JSON: %v", err)
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "malformed JSON: %v", err)
 	}
 	if dec.More() {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "malformed JSON: more than one value")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "malformed JSON: more than one value")
 	}
 	return nil
-}
-
-// WriteRequest is the body of POST /v1/kv (and, without op and key, of
-// PUT and DELETE /v1/kv/{key}).
-type WriteRequest struct {
-	Op    string  `json:"op,omitempty"` // put, delete, cas, put-if-absent
-	Key   string  `json:"key,omitempty"`
-	Value *string `json:"value,omitempty"`
-	// Version is the expected version for cas (0: the key must be absent).
-	// On PUT it turns the put into a cas.
-	Version *uint64 `json:"version,omitempty"`
-	// IfAbsent on PUT makes it put-if-absent.
-	IfAbsent bool `json:"if_absent,omitempty"`
-	// The exactly-once session (from POST /v1/sessions), optional.
-	ClientID uint64 `json:"client_id,omitempty"`
-	Seq      uint64 `json:"seq,omitempty"`
-	AckBelow uint64 `json:"ack_below,omitempty"`
-}
-
-// WriteResponse is the answer to a write.
-type WriteResponse struct {
-	Op      string `json:"op"`
-	Key     string `json:"key"`
-	Version uint64 `json:"version"` // the key's new version (the write's log index)
-	Existed bool   `json:"existed,omitempty"`
 }
 
 var ops = map[string]kv.Op{"put": kv.OpPut, "delete": kv.OpDelete, "cas": kv.OpCAS, "put-if-absent": kv.OpPutIfAbsent}
 
 func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) error {
-	var req WriteRequest
+	var req api.WriteRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
 	req.Key, req.Op = r.PathValue("key"), "put"
 	switch {
 	case req.IfAbsent && req.Version != nil:
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "if_absent and version exclude each other")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "if_absent and version exclude each other")
 	case req.IfAbsent:
 		req.Op = "put-if-absent"
 	case req.Version != nil:
@@ -153,7 +129,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
-	var req WriteRequest
+	var req api.WriteRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -162,7 +138,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) error {
-	var req WriteRequest
+	var req api.WriteRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
 	}
@@ -170,28 +146,28 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) error {
 }
 
 // toRequest validates a write and builds its command.
-func (s *Server) toRequest(req WriteRequest) (kv.Request, error) {
+func (s *Server) toRequest(req api.WriteRequest) (kv.Request, error) {
 	op, ok := ops[req.Op]
 	if !ok {
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeUnknownOp, "unknown operation %q (put, delete, cas, put-if-absent)", req.Op)
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeUnknownOp, "unknown operation %q (put, delete, cas, put-if-absent)", req.Op)
 	}
 	switch {
 	case req.Key == "":
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "the key is empty")
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "the key is empty")
 	case len(req.Key) > s.cfg.MaxKeySize:
-		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, CodeKeyTooLarge, "the key exceeds %d bytes", s.cfg.MaxKeySize)
+		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeKeyTooLarge, "the key exceeds %d bytes", s.cfg.MaxKeySize)
 	case req.Value != nil && len(*req.Value) > s.cfg.MaxValueSize:
-		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, CodeValueTooLarge, "the value exceeds %d bytes", s.cfg.MaxValueSize)
+		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeValueTooLarge, "the value exceeds %d bytes", s.cfg.MaxValueSize)
 	case op != kv.OpDelete && req.Value == nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "%s needs a value", req.Op)
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "%s needs a value", req.Op)
 	case op == kv.OpDelete && req.Value != nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "delete takes no value")
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "delete takes no value")
 	case op == kv.OpCAS && req.Version == nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "cas needs a version (0: absent)")
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "cas needs a version (0: absent)")
 	case op != kv.OpCAS && req.Version != nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "only cas takes a version")
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "only cas takes a version")
 	case (req.ClientID == 0) != (req.Seq == 0):
-		return kv.Request{}, apiErr(http.StatusBadRequest, CodeBadRequest, "client_id and seq go together")
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "client_id and seq go together")
 	}
 	out := kv.Request{Op: op, Key: []byte(req.Key), ClientID: req.ClientID, Seq: req.Seq, AckBelow: req.AckBelow}
 	if req.Value != nil {
@@ -203,7 +179,7 @@ func (s *Server) toRequest(req WriteRequest) (kv.Request, error) {
 	return out, nil
 }
 
-func (s *Server) write(w http.ResponseWriter, r *http.Request, req WriteRequest) error {
+func (s *Server) write(w http.ResponseWriter, r *http.Request, req api.WriteRequest) error {
 	cmd, err := s.toRequest(req)
 	if err != nil {
 		return err
@@ -212,7 +188,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req WriteRequest)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, WriteResponse{Op: req.Op, Key: req.Key, Version: res.Version, Existed: res.Existed})
+	writeJSON(w, http.StatusOK, api.WriteResponse{Op: req.Op, Key: req.Key, Version: res.Version, Existed: res.Existed})
 	return nil
 }
 
@@ -242,7 +218,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]uint64{"client_id": res.Version})
+	writeJSON(w, http.StatusOK, api.RegisterResponse{ClientID: res.Version})
 	return nil
 }
 
@@ -264,30 +240,16 @@ func (s *Server) read(r *http.Request) (uint64, string, error) {
 	case "stale":
 		c = replica.Stale
 	default:
-		return 0, "", apiErr(http.StatusBadRequest, CodeBadRequest, "unknown consistency %q (linearizable, lease, stale)", name)
+		return 0, "", apiErr(http.StatusBadRequest, api.CodeBadRequest, "unknown consistency %q (linearizable, lease, stale)", name)
 	}
 	idx, err := rep.Read(r.Context(), c)
 	return idx, name, err
 }
 
-// KeyValue is one key in a read's answer.
-type KeyValue struct {
-	Key     string `json:"key"`
-	Value   string `json:"value"`
-	Version uint64 `json:"version"`
-}
-
-// GetResponse is the answer to GET /v1/kv/{key}.
-type GetResponse struct {
-	KeyValue
-	Consistency string `json:"consistency"`
-	ReadIndex   uint64 `json:"read_index"`
-}
-
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("key")
 	if key == "" {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "the key is empty")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "the key is empty")
 	}
 	idx, cons, err := s.read(r)
 	if err != nil {
@@ -298,18 +260,10 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		return apiErr(http.StatusNotFound, CodeNotFound, "no key %q", key)
+		return apiErr(http.StatusNotFound, api.CodeNotFound, "no key %q", key)
 	}
-	writeJSON(w, http.StatusOK, GetResponse{KeyValue{key, string(got.Value), got.Version}, cons, idx})
+	writeJSON(w, http.StatusOK, api.GetResponse{KeyValue: api.KeyValue{Key: key, Value: string(got.Value), Version: got.Version}, Consistency: cons, ReadIndex: idx})
 	return nil
-}
-
-// ScanResponse is the answer to GET /v1/scan.
-type ScanResponse struct {
-	KVs         []KeyValue `json:"kvs"`
-	More        bool       `json:"more"` // the limit cut the scan short
-	Consistency string     `json:"consistency"`
-	ReadIndex   uint64     `json:"read_index"`
 }
 
 // handleScan serves ?prefix= or ?start=&end= (end exclusive), ?limit=
@@ -320,14 +274,14 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) error {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n <= 0 || n > 10000 {
-			return apiErr(http.StatusBadRequest, CodeBadRequest, "limit must be 1..10000")
+			return apiErr(http.StatusBadRequest, api.CodeBadRequest, "limit must be 1..10000")
 		}
 		limit = n
 	}
 	start, end := []byte(q.Get("start")), []byte(q.Get("end"))
 	if p := q.Get("prefix"); p != "" {
 		if q.Has("start") || q.Has("end") {
-			return apiErr(http.StatusBadRequest, CodeBadRequest, "prefix excludes start and end")
+			return apiErr(http.StatusBadRequest, api.CodeBadRequest, "prefix excludes start and end")
 		}
 		start, end = []byte(p), kv.PrefixEnd([]byte(p))
 	} else if len(end) == 0 {
@@ -341,12 +295,12 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := ScanResponse{KVs: []KeyValue{}, Consistency: cons, ReadIndex: idx}
+	resp := api.ScanResponse{KVs: []api.KeyValue{}, Consistency: cons, ReadIndex: idx}
 	if len(kvs) > limit {
 		kvs, resp.More = kvs[:limit], true
 	}
 	for _, e := range kvs {
-		resp.KVs = append(resp.KVs, KeyValue{string(e.Key), string(e.Value), e.Version})
+		resp.KVs = append(resp.KVs, api.KeyValue{Key: string(e.Key), Value: string(e.Value), Version: e.Version})
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -357,11 +311,11 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) handleInternalPropose(w http.ResponseWriter, r *http.Request) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		return apiErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "%v", err)
+		return apiErr(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "%v", err)
 	}
 	req, err := kv.Decode(b)
 	if err != nil {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "%v", err)
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "%v", err)
 	}
 	rep, err := s.running()
 	if err != nil {
@@ -378,11 +332,11 @@ func (s *Server) handleInternalPropose(w http.ResponseWriter, r *http.Request) e
 // forward implements replica.ForwardFunc over the leader's internal
 // propose endpoint; the leader's errors come back as the replica's.
 func (s *Server) forward(ctx context.Context, leader replica.Member, cmd []byte) (any, error) {
-	api := s.sm.Nodes()[leader.ID]
-	if api == "" {
+	target := s.sm.Nodes()[leader.ID]
+	if target == "" {
 		return nil, &replica.NotLeaderError{LeaderID: leader.ID, LeaderAddr: leader.Addr}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+api+"/v1/internal/propose", bytes.NewReader(cmd))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+target+"/v1/internal/propose", bytes.NewReader(cmd))
 	if err != nil {
 		return nil, err
 	}
@@ -405,12 +359,12 @@ func (s *Server) forward(ctx context.Context, leader replica.Member, cmd []byte)
 		}
 		return res, nil
 	}
-	var e Error
+	var e api.Error
 	if err := json.Unmarshal(body, &e); err != nil || e.Code == "" {
 		return nil, fmt.Errorf("forwarded write: HTTP %d", resp.StatusCode)
 	}
-	e.status = resp.StatusCode
-	if e.Code == CodeNotLeader || e.Code == CodeNoLeader {
+	e.HTTPStatus = resp.StatusCode
+	if e.Code == api.CodeNotLeader || e.Code == api.CodeNoLeader {
 		return nil, replica.ErrNoLeader // leadership moved on: the client retries
 	}
 	return nil, &e

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"log/slog"
 	"net/http"
 	"time"
@@ -18,7 +19,7 @@ var errDropped = errors.New("server: dropped by the test fault hook")
 // stops. Promoting it to voter is the operator's change-membership.
 func (s *Server) join() {
 	defer s.wg.Done()
-	body, _ := json.Marshal(MemberRequest{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), APIAddr: s.APIAddr()})
+	body, _ := json.Marshal(api.MemberRequest{ID: s.cfg.NodeID, RaftAddr: s.RaftAddr(), APIAddr: s.APIAddr()})
 	for i := 0; s.replica() == nil || s.sm.Nodes()[s.cfg.NodeID] == ""; i++ {
 		target := s.cfg.Join[i%len(s.cfg.Join)]
 		for hop := 0; hop < 3 && target != ""; hop++ {
@@ -40,10 +41,10 @@ func (s *Server) join() {
 
 // askAdd posts add-learner to one node; on not_leader it returns the
 // leader's API address.
-func (s *Server) askAdd(api string, body []byte) (string, error) {
+func (s *Server) askAdd(target string, body []byte) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+api+"/v1/admin/add-learner", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.scheme()+"://"+target+"/v1/admin/add-learner", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
@@ -55,7 +56,7 @@ func (s *Server) askAdd(api string, body []byte) (string, error) {
 	if resp.StatusCode == http.StatusOK {
 		return "", nil
 	}
-	var e Error
+	var e api.Error
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	return e.LeaderAPI, &e
 }
