@@ -190,8 +190,8 @@ func (n *Node) Running() bool {
 // Kill sends SIGKILL and waits for the process to end.
 func (n *Node) Kill() error { return n.signal(syscall.SIGKILL, nil) }
 
-// Stop sends SIGTERM and waits; the error is the exit status (nil: a clean
-// stop).
+// Stop sends SIGTERM and waits up to timeout (then kills); the error is
+// the exit status (nil: a clean stop).
 func (n *Node) Stop(timeout time.Duration) error {
 	return n.signal(syscall.SIGTERM, time.After(timeout))
 }
@@ -204,18 +204,19 @@ func (n *Node) signal(sig syscall.Signal, timeout <-chan time.Time) error {
 		return nil
 	}
 	_ = cmd.Process.Signal(sig)
+	var late error
 	select {
 	case <-done:
 	case <-timeout:
 		_ = cmd.Process.Kill()
 		<-done
-		return fmt.Errorf("node %d did not stop in time after %v", n.ID, sig)
+		late = fmt.Errorf("node %d did not stop in time after %v", n.ID, sig)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.cmd = nil
-	if sig == syscall.SIGKILL {
-		return nil
+	if sig == syscall.SIGKILL || late != nil {
+		return late
 	}
 	return n.err
 }
@@ -304,7 +305,7 @@ func (c *Cluster) Leader(ctx context.Context, exclude ...uint64) (*Node, error) 
 			return false
 		}
 		for _, st := range sts {
-			if st.Initialized && (st.Leader == nil || st.Leader.ID != leader) {
+			if IsMember(st) && (st.Leader == nil || st.Leader.ID != leader) {
 				return false
 			}
 		}
@@ -314,6 +315,17 @@ func (c *Cluster) Leader(ctx context.Context, exclude ...uint64) (*Node, error) 
 		return nil, err
 	}
 	return c.Node(leader), nil
+}
+
+// IsMember reports whether a node's status lists itself as a member (a
+// removed node does not, and takes no part in elections).
+func IsMember(st api.Status) bool {
+	for _, m := range st.Members {
+		if m.ID == st.NodeID {
+			return true
+		}
+	}
+	return false
 }
 
 // CaughtUp waits until every running node applied at least index.
