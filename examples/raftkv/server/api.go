@@ -46,7 +46,10 @@ func (s *Server) routes() http.Handler {
 		table = append(table, struct {
 			pattern string
 			h       handler
-		}{"POST /v1/test/faults", s.handleFaults})
+		}{"POST /v1/test/faults", s.handleFaults}, struct {
+			pattern string
+			h       handler
+		}{"POST /v1/test/disk", s.handleDiskFault})
 	}
 	for _, e := range table {
 		mux.Handle(e.pattern, s.met.instrument(e.pattern, s.wrap(e.h)))

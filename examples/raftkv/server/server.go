@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/kv"
@@ -110,8 +111,10 @@ type Server struct {
 	r  *replica.Replica
 
 	leaders leaderLog
-	stopc   chan struct{}
-	wg      sync.WaitGroup
+	// diskFail, with TestHooks, makes the wal's writes and syncs fail.
+	diskFail atomic.Bool
+	stopc    chan struct{}
+	wg       sync.WaitGroup
 }
 
 // identity is what a data dir belongs to.
@@ -137,6 +140,14 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, logger: cfg.Logger.With(slog.Uint64("node", cfg.NodeID)), stopc: make(chan struct{}), start: time.Now()}
 	if err := s.checkIdentity(); err != nil {
 		return nil, err
+	}
+	if cfg.TestHooks {
+		base := cfg.FS
+		if base == nil {
+			base = vfs.Default
+		}
+		cfg.FS = failFS{FS: base, fail: &s.diskFail}
+		s.cfg.FS = cfg.FS
 	}
 	ok := false
 	defer func() {

@@ -155,6 +155,9 @@ func (n *Node) Start(ctx context.Context) error {
 		logf.Close()
 		n.mu.Lock()
 		n.err = err
+		if n.cmd == cmd {
+			n.cmd = nil // it exited on its own (or was signalled)
+		}
 		n.mu.Unlock()
 		close(done)
 	}()
@@ -173,6 +176,17 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}
 }
+
+// Exited returns a channel closed when the current (or last) process
+// exits, and ExitErr its exit status.
+func (n *Node) Exited() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.done
+}
+
+// ExitErr is the last process's exit status (nil: exit 0 or still running).
+func (n *Node) ExitErr() error { return n.exitErr() }
 
 func (n *Node) exitErr() error {
 	n.mu.Lock()
@@ -201,7 +215,7 @@ func (n *Node) signal(sig syscall.Signal, timeout <-chan time.Time) error {
 	cmd, done := n.cmd, n.done
 	n.mu.Unlock()
 	if cmd == nil {
-		return nil
+		return nil // not running (or exited by itself: see ExitErr)
 	}
 	_ = cmd.Process.Signal(sig)
 	var late error
