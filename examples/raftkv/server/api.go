@@ -381,8 +381,13 @@ func (s *Server) scheme() string {
 }
 
 func (s *Server) httpClient() *http.Client {
-	if s.cfg.TLS == nil {
-		return http.DefaultClient
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.cfg.TLS}}
+	s.clientOnce.Do(func() {
+		s.client = http.DefaultClient
+		if s.cfg.TLS != nil {
+			c := s.cfg.TLS.Clone()
+			c.NextProtos = nil
+			s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
+		}
+	})
+	return s.client
 }

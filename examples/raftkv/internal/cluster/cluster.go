@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -74,6 +75,8 @@ type Cluster struct {
 	Dir  string
 	SM   string   // memory or pebble
 	Args []string // extra flags for every node
+	// TLS is the clients' config when the nodes serve HTTPS.
+	TLS *tls.Config
 
 	mu    sync.Mutex
 	nodes map[uint64]*Node
@@ -182,7 +185,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.mu.Unlock()
 		close(done)
 	}()
-	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: 500 * time.Millisecond})
+	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: 500 * time.Millisecond, TLS: n.c.TLS})
 	defer cl.Close()
 	for {
 		if _, err := cl.Status(ctx, n.APIAddr); err == nil {
@@ -276,13 +279,15 @@ func (c *Cluster) KillAll() {
 
 // Status asks one node for its status.
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
-	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: time.Second})
+	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: time.Second, TLS: n.c.TLS})
 	defer cl.Close()
 	return cl.Status(ctx, n.APIAddr)
 }
 
 // Client returns a client of the whole cluster.
-func (c *Cluster) Client() *client.Client { return client.New(c.Endpoints(), client.Options{}) }
+func (c *Cluster) Client() *client.Client {
+	return client.New(c.Endpoints(), client.Options{TLS: c.TLS})
+}
 
 // WaitFor polls the running nodes' statuses until cond holds for them
 // (it gets the statuses of the running nodes that answered).
