@@ -404,8 +404,13 @@ func (c *Cluster) Bootstrap(ctx context.Context) error {
 			return fmt.Errorf("add-learner %d: %w", n.ID, err)
 		}
 	}
-	if _, err := cl.ChangeMembership(ctx, ids...); err != nil {
+	st, err := cl.ChangeMembership(ctx, ids...)
+	if err != nil {
 		return fmt.Errorf("change-membership: %w", err)
 	}
-	return nil
+	// Settle: every node applies the final configuration. (The leader
+	// tells followers a new commit index with its next message, so a
+	// follower may not yet know that the joint configuration was left; a
+	// fault injected now would leave it needing the old voters.)
+	return c.CaughtUp(ctx, st.Commit)
 }
