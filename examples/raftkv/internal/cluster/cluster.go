@@ -103,6 +103,9 @@ func New(bin, dir, sm string, args ...string) *Cluster {
 
 // Add creates node id with free ports (not started).
 func (c *Cluster) Add(id uint64) (*Node, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
 	raft, err := FreeAddr()
 	if err != nil {
 		return nil, err
