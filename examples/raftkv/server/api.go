@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )
