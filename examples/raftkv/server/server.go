@@ -62,8 +62,11 @@ type Config struct {
 	FS vfs.FS
 	// UnsafeNoSync turns the wal's fsyncs off (benchmarks of the rest only).
 	UnsafeNoSync bool
-	// TestHooks enables the /v1/test/ endpoints (message dropping).
+	// TestHooks enables the /v1/test/ endpoints (message dropping, disk
+	// failure).
 	TestHooks bool
+	// Pprof serves net/http/pprof under /debug/pprof/ on the API address.
+	Pprof bool
 
 	Logger *slog.Logger
 }
