@@ -18,7 +18,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 # for the side-by-side benchmark) away from library users.
 SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo demo-inprocess clean
 
 all: test
 
@@ -121,8 +121,12 @@ bench:
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem $(if $(COUNT),-count $(COUNT)) ./...
 
-## demo: an in-process cluster telling its story: elections, replication, a partition, a learner, a snapshot, a read
+## demo: three real raftkv server processes on loopback: init, learners, membership, reads and writes on every node, SIGKILL of the leader, restart and catch-up by snapshot (DEMOFLAGS=-sm=memory for the in-memory state machine)
 demo:
+	cd examples/raftkv && $(GO) run ./cmd/raftkv-demo $(DEMOFLAGS)
+
+## demo-inprocess: an in-process cluster telling its story: elections, replication, a partition, a learner, a snapshot, a read
+demo-inprocess:
 	cd examples/demo && $(GO) run .
 
 clean:

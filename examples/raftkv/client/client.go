@@ -1,0 +1,437 @@
+// Package client is the Go client of raftkv: it finds the leader (following
+// not_leader answers), retries writes through leader changes and dead
+// nodes within the caller's deadline, and makes retried writes
+// exactly-once with a client session (Raft thesis §6.3).
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tickraft/raft/examples/raftkv/api"
+)
+
+// Options configure a Client.
+type Options struct {
+	// TLS, when set, talks HTTPS with this config.
+	TLS *tls.Config
+	// NoSession turns exactly-once sessions off: writes are then retried
+	// only when the server says they were not applied.
+	NoSession bool
+	// AttemptTimeout bounds one request (default 2s), so a dead node costs
+	// one attempt, not the whole deadline.
+	AttemptTimeout time.Duration
+	// DefaultTimeout applies to calls whose context has no deadline
+	// (default 10s).
+	DefaultTimeout time.Duration
+}
+
+// Client talks to a raftkv cluster. It is safe for concurrent use; its
+// writes share one session.
+type Client struct {
+	endpoints []string
+	opts      Options
+	http      *http.Client
+	scheme    string
+
+	mu     sync.Mutex
+	leader string // the endpoint to try first
+
+	sessMu      sync.Mutex
+	clientID    uint64
+	nextSeq     uint64
+	outstanding map[uint64]bool
+}
+
+// Error is an API error (see the api.Code* constants).
+type Error = api.Error
+
+// ErrUnknownOutcome: a write may or may not have been applied (its session
+// expired while it was being retried, or sessions are off).
+var ErrUnknownOutcome = errors.New("raftkv: write outcome unknown")
+
+// New returns a client of the cluster whose API addresses (host:port) are
+// endpoints.
+func New(endpoints []string, opts Options) *Client {
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = 2 * time.Second
+	}
+	if opts.DefaultTimeout == 0 {
+		opts.DefaultTimeout = 10 * time.Second
+	}
+	c := &Client{endpoints: slices.Clone(endpoints), opts: opts, scheme: "http", outstanding: map[uint64]bool{}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	if opts.TLS != nil {
+		tr.TLSClientConfig, c.scheme = opts.TLS, "https"
+	}
+	c.http = &http.Client{Transport: tr}
+	if len(endpoints) > 0 {
+		c.leader = endpoints[0]
+	}
+	return c
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Code returns err's API error code ("" if it is not an API error).
+func Code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// IsNotFound reports a get of a missing key.
+func IsNotFound(err error) bool { return Code(err) == api.CodeNotFound }
+
+// call is one logical request, retried across nodes.
+type call struct {
+	method, path string
+	query        url.Values
+	body         any
+	// node pins the request to one endpoint (status, init): no redirects.
+	node string
+	// write: retried only on errors that say it was not applied, unless it
+	// carries a session.
+	write, session bool
+	// uncertain is set when an attempt failed without saying whether the
+	// write was applied.
+	uncertain bool
+}
+
+// retryable says whether an error may go to another node, and whether the
+// write it answered was certainly not applied.
+func retryable(err error) (retry, notApplied bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return true, false // network: unknown outcome
+	}
+	switch e.Code {
+	case api.CodeNotLeader, api.CodeNoLeader, api.CodeProposalLost, api.CodeProposalDropped,
+		api.CodeNotInitialized, api.CodeNotMember:
+		return true, true
+	case api.CodeStopped, api.CodeTimeout:
+		return true, false
+	}
+	return false, false
+}
+
+func (c *Client) do(ctx context.Context, cl *call, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.DefaultTimeout)
+		defer cancel()
+	}
+	var body []byte
+	if cl.body != nil {
+		body, _ = json.Marshal(cl.body)
+	}
+	target := cl.node
+	var last error
+	for attempt := 0; ; attempt++ {
+		if target == "" {
+			target = c.pick(attempt)
+		}
+		err := c.once(ctx, target, cl, body, out)
+		if err == nil {
+			if cl.node == "" {
+				c.setLeader(target)
+			}
+			return nil
+		}
+		last = err
+		retry, notApplied := retryable(err)
+		if !notApplied && Code(err) != api.CodeSessionExpired {
+			cl.uncertain = true
+		}
+		if !retry || cl.node != "" || (cl.write && !cl.session && !notApplied) {
+			return err
+		}
+		var e *Error
+		next := ""
+		if errors.As(err, &e) && e.Code == api.CodeNotLeader && e.LeaderAPI != "" {
+			next = e.LeaderAPI // straight there, no wait
+		} else if err := sleep(ctx, backoff(attempt)); err != nil {
+			return fmt.Errorf("%w (last error: %v)", err, last)
+		}
+		c.setLeader(next)
+		target = next
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+		}
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	return min(time.Duration(attempt+1)*25*time.Millisecond, 500*time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// pick returns the leader guess, or rotates through the endpoints.
+func (c *Client) pick(attempt int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader != "" {
+		return c.leader
+	}
+	return c.endpoints[attempt%len(c.endpoints)]
+}
+
+func (c *Client) setLeader(addr string) {
+	c.mu.Lock()
+	c.leader = addr
+	c.mu.Unlock()
+}
+
+// once sends one HTTP request.
+func (c *Client) once(ctx context.Context, target string, cl *call, body []byte, out any) error {
+	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	u := c.scheme + "://" + target + cl.path
+	q := cl.query
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("timeout", c.opts.AttemptTimeout.String())
+	u += "?" + q.Encode()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, cl.method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &Error{HTTPStatus: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Code == "" {
+			return fmt.Errorf("raftkv: HTTP %d from %s: %.200s", resp.StatusCode, target, b)
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// session returns the session and a new seq for a write, registering the
+// session first if needed.
+func (c *Client) session(ctx context.Context) (id, seq, ackBelow uint64, err error) {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	if c.clientID == 0 {
+		var r api.RegisterResponse
+		if err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/sessions"}, &r); err != nil {
+			return 0, 0, 0, fmt.Errorf("raftkv: registering a session: %w", err)
+		}
+		c.clientID, c.nextSeq = r.ClientID, 1
+	}
+	seq = c.nextSeq
+	c.nextSeq++
+	c.outstanding[seq] = true
+	ackBelow = seq
+	for s := range c.outstanding {
+		ackBelow = min(ackBelow, s)
+	}
+	return c.clientID, seq, ackBelow, nil
+}
+
+// done marks a seq answered; on an expired session the next write
+// registers a new one.
+func (c *Client) done(id, seq uint64, expired bool) {
+	c.sessMu.Lock()
+	defer c.sessMu.Unlock()
+	if id != c.clientID {
+		return
+	}
+	delete(c.outstanding, seq)
+	if expired {
+		c.clientID, c.outstanding = 0, map[uint64]bool{}
+	}
+}
+
+// write sends a write with the session (retried as the same command).
+func (c *Client) write(ctx context.Context, req api.WriteRequest) (api.WriteResponse, error) {
+	var out api.WriteResponse
+	if c.opts.NoSession {
+		return out, c.do(ctx, &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true}, &out)
+	}
+	for first := true; ; first = false {
+		var err error
+		req.ClientID, req.Seq, req.AckBelow, err = c.session(ctx)
+		if err != nil {
+			return out, err
+		}
+		cl := &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true, session: true}
+		err = c.do(ctx, cl, &out)
+		expired := Code(err) == api.CodeSessionExpired
+		c.done(req.ClientID, req.Seq, expired)
+		if !expired {
+			return out, err
+		}
+		if cl.uncertain {
+			// An earlier attempt may have been applied before the session
+			// was evicted: nothing can tell any more.
+			return out, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+		}
+		if !first {
+			return out, err // expired twice, never applied
+		}
+		// Every attempt was refused or never applied: nothing was;
+		// once more with a new session.
+	}
+}
+
+// Put sets key to value and returns its new version.
+func (c *Client) Put(ctx context.Context, key, value string) (uint64, error) {
+	r, err := c.write(ctx, api.WriteRequest{Op: "put", Key: key, Value: &value})
+	return r.Version, err
+}
+
+// CAS sets key to value if its version is version (0: absent). A mismatch
+// is an error with code version_mismatch and the current version.
+func (c *Client) CAS(ctx context.Context, key, value string, version uint64) (uint64, error) {
+	r, err := c.write(ctx, api.WriteRequest{Op: "cas", Key: key, Value: &value, Version: &version})
+	return r.Version, err
+}
+
+// PutIfAbsent sets key to value unless it exists (code exists).
+func (c *Client) PutIfAbsent(ctx context.Context, key, value string) (uint64, error) {
+	r, err := c.write(ctx, api.WriteRequest{Op: "put-if-absent", Key: key, Value: &value})
+	return r.Version, err
+}
+
+// Delete removes key and reports whether it existed.
+func (c *Client) Delete(ctx context.Context, key string) (bool, error) {
+	r, err := c.write(ctx, api.WriteRequest{Op: "delete", Key: key})
+	return r.Existed, err
+}
+
+// Consistency of a read: "linearizable" (default), "lease" or "stale".
+type Consistency string
+
+// Get reads a key (not found: an error with IsNotFound).
+func (c *Client) Get(ctx context.Context, key string, cons Consistency) (api.GetResponse, error) {
+	var out api.GetResponse
+	q := url.Values{}
+	if cons != "" {
+		q.Set("consistency", string(cons))
+	}
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/kv/" + escapeKey(key), query: q}, &out)
+	return out, err
+}
+
+// escapeKey escapes a key for the URL path, keeping its slashes.
+func escapeKey(k string) string {
+	return (&url.URL{Path: k}).EscapedPath()
+}
+
+// ScanOptions select keys: Prefix, or [Start, End); Limit (default 100).
+type ScanOptions struct {
+	Prefix, Start, End string
+	Limit              int
+	Consistency        Consistency
+}
+
+// Scan reads keys in order.
+func (c *Client) Scan(ctx context.Context, o ScanOptions) (api.ScanResponse, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"prefix": o.Prefix, "start": o.Start, "end": o.End, "consistency": string(o.Consistency)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if o.Limit > 0 {
+		q.Set("limit", strconv.Itoa(o.Limit))
+	}
+	var out api.ScanResponse
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/scan", query: q}, &out)
+	return out, err
+}
+
+// Status returns node's status (node: an API address; "" the leader, or
+// whichever endpoint answers).
+func (c *Client) Status(ctx context.Context, node string) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/admin/status", node: node}, &out)
+	return out, err
+}
+
+// Init founds a one-node cluster on node.
+func (c *Client) Init(ctx context.Context, node string) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/admin/init", node: node}, &out)
+	return out, err
+}
+
+// AddLearner adds a non-voting member; with wait, returns once it caught
+// up.
+func (c *Client) AddLearner(ctx context.Context, id uint64, raftAddr, apiAddr string, wait bool) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, c.admin("add-learner", api.MemberRequest{ID: id, RaftAddr: raftAddr, APIAddr: apiAddr, Wait: wait}), &out)
+	return out, err
+}
+
+// ChangeMembership makes voters the voters (each must be a member).
+func (c *Client) ChangeMembership(ctx context.Context, voters ...uint64) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, c.admin("change-membership", api.MembershipRequest{Voters: voters}), &out)
+	return out, err
+}
+
+// Remove removes a member.
+func (c *Client) Remove(ctx context.Context, id uint64) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, c.admin("remove", api.MemberRequest{ID: id}), &out)
+	return out, err
+}
+
+// TransferLeader hands leadership to id.
+func (c *Client) TransferLeader(ctx context.Context, id uint64) (api.Status, error) {
+	var out api.Status
+	err := c.do(ctx, c.admin("transfer-leader", api.MemberRequest{ID: id}), &out)
+	return out, err
+}
+
+// admin calls are retried like writes without a session: only when they
+// were certainly not carried out.
+func (c *Client) admin(op string, body any) *call {
+	return &call{method: http.MethodPost, path: "/v1/admin/" + op, body: body, write: true}
+}
