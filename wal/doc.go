@@ -31,6 +31,13 @@ it (recovery reads what is really on disk) or replace the node.
 
 # Concurrency
 
+One WAL at a time owns a directory: Open takes an exclusive lock on its
+LOCK file (flock(2), which the kernel releases when the process dies, so a
+crash leaves no stale lock) and Close releases it. A second Open, from
+another process or the same one, and Repair are refused with an error that
+names the directory and wraps vfs.ErrLocked. (Where flock is missing, as on
+Windows, the lock only excludes other Opens in the same process.)
+
 All methods are safe for concurrent use. Writers are serialized. Readers
 (the raft.Storage methods) never wait for a Save's disk I/O: they see the
 state as of the last Save that returned, never a Save in progress, so an
@@ -53,7 +60,7 @@ under 1 MB, besides the cache.
 
 A directory holds segment files 0000000000000001.wal, 0000000000000002.wal,
 ... (the number in hex), snapshot files snap-<index>-<term>.snap (hex),
-and transient *.tmp files (removed by Open). Each segment is created at its
+transient *.tmp files (removed by Open), and the lock file LOCK. Each segment is created at its
 full size (Options.SegmentSize, 64 MiB by default, or larger to hold a
 bigger update) by writing zeros under a temporary name, syncing, renaming
 and syncing the directory, ahead of use in the background. Overwriting

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 
@@ -93,6 +94,9 @@ type WAL struct {
 	dir  string
 	opts Options
 	fs   vfs.FS
+	// lock is the directory's lock, held from Open to Close (nil after).
+	// Guarded by mu.
+	lock io.Closer
 
 	// wmu serializes the writers (Save and everything built on it,
 	// Close). The fields below it are owned by whoever holds it.

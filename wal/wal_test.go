@@ -381,6 +381,7 @@ func TestRecoveredIsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The process dies: w is abandoned, its writes stay in the page cache.
+	fs.KillProcess()
 	w = mustOpen(t, testOpts(fs))
 	hs, _, _ := w.InitialState()
 	if last, _ := w.LastIndex(); last != 3 || hs.Vote != 2 {
