@@ -117,8 +117,23 @@ Open reads every segment and checks every record. Its rules:
     only in the page cache (a process crash) is durable before it counts.
 
 Repair cuts the log at its first damage on purpose and keeps a copy of what
-it cut; see its documentation for how an operator runs it and what it costs
-a Raft node.
+it cut; see its documentation for what it costs a Raft node. Inspect reads
+a log as Open would without changing anything and reports its segments, the
+state it holds, a torn tail Open would cut and the corruption Open would
+refuse.
+
+# Operator tool
+
+The tickraft-wal command (go install github.com/tickraft/raft/cmd/tickraft-wal)
+runs these for operators:
+
+	tickraft-wal inspect [-json] DIR  segments, entries, hard state, snapshot, damage (file and offset)
+	tickraft-wal verify DIR           exit status 1 if Open would refuse the log
+	tickraft-wal repair -yes DIR      Repair: cut at the first damage, print what was cut and where the copy is
+
+inspect and verify take no lock and write nothing; repair takes the
+directory's lock (so not while a node has the log open) and without -yes
+only reports.
 
 Options.UnsafeNoSync turns every fsync off: for tests only.
 */

@@ -348,7 +348,10 @@ func TestTornTailAndProvenCorruption(t *testing.T) {
 	torn := faultfs.New()
 	torn.WriteFile(segPath(1), data)
 	torn.FlipBit(segPath(1), lastRec.off+headerSize+1, 0)
-	w = mustOpen(t, testOpts(torn))
+	w, ins, err := inspectThenOpen(t, torn, "torn")
+	if err != nil || ins.TornTail == nil || ins.TornTail.Offset != lastRec.off {
+		t.Fatalf("torn tail: Open = %v, inspection %+v", err, ins)
+	}
 	if last, _ := w.LastIndex(); last != 4 {
 		t.Fatalf("torn tail: last index %d, want 4", last)
 	}
@@ -363,7 +366,7 @@ func TestTornTailAndProvenCorruption(t *testing.T) {
 	mid := faultfs.New()
 	mid.WriteFile(segPath(1), data)
 	mid.FlipBit(segPath(1), recs[2].off+headerSize+1, 0)
-	_, err := Open(testDir, testOpts(mid))
+	_, _, err = inspectThenOpen(t, mid, "mid")
 	var ce *CorruptionError
 	if !errors.As(err, &ce) || ce.Offset != recs[2].off || !strings.Contains(ce.Reason, "not a torn write") {
 		t.Fatalf("Open = %v, want proven corruption at %d", err, recs[2].off)
