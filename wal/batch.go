@@ -237,6 +237,14 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 // known encoded size (see knownSize).
 func appendEntries(b []byte, ents []*pb.Entry) ([]byte, int) {
 	b = appendUvarint(appendUvarint(append(b, tagEntries), ents[0].Index), uint64(len(ents)))
+	if entryFields.etcd {
+		return appendEntriesEtcd(b, ents)
+	}
+	return appendEntriesGeneric(b, ents)
+}
+
+// appendEntriesGeneric is appendEntriesEtcd for any field numbering.
+func appendEntriesGeneric(b []byte, ents []*pb.Entry) ([]byte, int) {
 	size := 0
 	for _, e := range ents {
 		var n int

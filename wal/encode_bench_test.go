@@ -1,0 +1,40 @@
+package wal
+
+import (
+	"fmt"
+	"testing"
+
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// BenchmarkEncodeEntries is the encoding of one Save's entries into the
+// record buffer, without I/O: the CPU cost BenchmarkSave pays per batch
+// before the write.
+func BenchmarkEncodeEntries(b *testing.B) {
+	for _, bb := range benchBatches {
+		if bb.n < 128 {
+			continue
+		}
+		b.Run(fmt.Sprintf("entries=%d/size=%d", bb.n, bb.size), func(b *testing.B) {
+			es := benchEntries(1, bb.n, bb.size)
+			var buf []byte
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				buf, _ = appendEntries(buf[:0], es)
+			}
+		})
+	}
+}
+
+// BenchmarkUnknown is the cost of reading an entry's unknown fields.
+func BenchmarkUnknown(b *testing.B) {
+	es := benchEntries(1, 1024, 40)
+	n := 0
+	for i := 0; i < b.N; i++ {
+		for _, e := range es {
+			n += len(e.ProtoReflect().GetUnknown())
+		}
+	}
+	_ = n
+	_ = pb.Entry{}
+}
