@@ -3,8 +3,6 @@ package wal
 import (
 	"fmt"
 	"testing"
-
-	pb "github.com/tickraft/raft/raftpb"
 )
 
 // BenchmarkEncodeEntries is the encoding of one Save's entries into the
@@ -20,21 +18,8 @@ func BenchmarkEncodeEntries(b *testing.B) {
 			var buf []byte
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				buf, _ = appendEntries(buf[:0], es)
+				buf, _ = appendEntries(buf[:0], es, nil)
 			}
 		})
 	}
-}
-
-// BenchmarkUnknown is the cost of reading an entry's unknown fields.
-func BenchmarkUnknown(b *testing.B) {
-	es := benchEntries(1, 1024, 40)
-	n := 0
-	for i := 0; i < b.N; i++ {
-		for _, e := range es {
-			n += len(e.ProtoReflect().GetUnknown())
-		}
-	}
-	_ = n
-	_ = pb.Entry{}
 }

@@ -436,10 +436,10 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 			}
 		}
 		l.truncate(first)
-		l.append(len(terms), func(k int) uint64 { return terms[k] }, nil, 0, extent{
+		l.appendRecovered(terms, extent{
 			first: first, skip: uint32(first - o.index),
 			seg: uint32(seg.num), off: uint32(rec.off), size: uint32(rec.size),
-		}, 0)
+		})
 	}
 	return nil
 }
@@ -482,9 +482,10 @@ func (w *WAL) fillCache() error {
 		}
 	}
 	slices.Reverse(ents)
-	w.idx.cache, w.idx.cacheBytes = ents, 0
-	for _, e := range ents {
-		w.idx.cacheBytes += knownSize(e)
+	w.idx.cache, w.idx.cacheSizes, w.idx.cacheBytes = ents, make([]uint32, len(ents)), 0
+	for k, e := range ents {
+		w.idx.cacheSizes[k] = uint32(knownSize(e))
+		w.idx.cacheBytes += int(w.idx.cacheSizes[k])
 	}
 	w.idx.evict(w.opts.CacheBytes)
 	w.rc = readCache{}

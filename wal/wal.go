@@ -102,6 +102,7 @@ type WAL struct {
 	// Close). The fields below it are owned by whoever holds it.
 	wmu    sync.Mutex
 	buf    []byte
+	sizes  []uint32 // reused by commit: the encoded size of each entry saved
 	active *segment
 	// writeOff is where the next record goes in the active segment.
 	writeOff int64

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -470,5 +471,43 @@ func TestSaveIgnoresEmptySnapshot(t *testing.T) {
 	}
 	if err := w.ApplySnapshot(&pb.Snapshot{}); err == nil || errors.Is(err, raft.ErrSnapOutOfDate) {
 		t.Fatalf("ApplySnapshot without metadata: %v", err)
+	}
+}
+
+// TestCacheSizesTracked: the per-entry sizes the cache keeps (so that
+// eviction never touches old entries) match the cached entries after every
+// step of seeded workloads that append, overwrite, compact and install
+// snapshots, and the cache stays within its limit.
+func TestCacheSizesTracked(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		fs := faultfs.New()
+		w := mustOpen(t, testOpts(fs))
+		wl := newWorkload(seed, 150)
+		for s := 0; s < wl.steps && !wl.failed; s++ {
+			wl.step(w)
+			checkCacheSizes(t, w, fmt.Sprintf("seed %d step %d", seed, s))
+		}
+		w.Close()
+		w = mustOpen(t, testOpts(fs))
+		checkCacheSizes(t, w, fmt.Sprintf("seed %d after reopening", seed))
+		w.Close()
+	}
+}
+
+func checkCacheSizes(t *testing.T, w *WAL, what string) {
+	t.Helper()
+	l := &w.idx
+	if len(l.cacheSizes) != len(l.cache) {
+		t.Fatalf("%s: %d sizes for %d cached entries", what, len(l.cacheSizes), len(l.cache))
+	}
+	sum := 0
+	for k, e := range l.cache {
+		if int(l.cacheSizes[k]) != knownSize(e) {
+			t.Fatalf("%s: size of cached entry %d is %d, want %d", what, e.Index, l.cacheSizes[k], knownSize(e))
+		}
+		sum += knownSize(e)
+	}
+	if sum != l.cacheBytes || sum > w.opts.CacheBytes {
+		t.Fatalf("%s: cacheBytes %d, sum of sizes %d, limit %d", what, l.cacheBytes, sum, w.opts.CacheBytes)
 	}
 }
