@@ -16,9 +16,10 @@ func BenchmarkEncodeEntries(b *testing.B) {
 		b.Run(fmt.Sprintf("entries=%d/size=%d", bb.n, bb.size), func(b *testing.B) {
 			es := benchEntries(1, bb.n, bb.size)
 			var buf []byte
+			var sizes []uint32
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				buf, _ = appendEntries(buf[:0], es, nil)
+				buf, sizes = appendEntries(buf[:0], es, sizes[:0])
 			}
 		})
 	}

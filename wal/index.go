@@ -151,6 +151,11 @@ func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, ext extent, cac
 		copy(grown, l.cache)
 		l.cache = grown
 	}
+	if need := len(l.cacheSizes) + len(sizes); need > cap(l.cacheSizes) {
+		grown := make([]uint32, len(l.cacheSizes), 2*need)
+		copy(grown, l.cacheSizes)
+		l.cacheSizes = grown
+	}
 	l.cache = append(l.cache, ents...)
 	l.cacheSizes = append(l.cacheSizes, sizes...)
 	for _, s := range sizes {
