@@ -48,7 +48,8 @@ readers as they are: neither side may modify them.
 # Memory
 
 The WAL keeps in memory the hard state, the latest snapshot, the most recent
-entries (Options.CacheBytes, 8 MiB by default), the term of every entry as
+entries (Options.CacheBytes, 8 MiB by default, of encoded entries, plus a
+pointer and a 4-byte size for each), the term of every entry as
 runs of equal terms, and the disk location of each batch. Older entries are
 read back from disk (checksummed again) when asked for. Memory therefore
 grows with the number of Saves and term changes in the log, not with the

@@ -11,10 +11,15 @@
 // (FailWrite, FailSync, or any operation through SetHook), run out of space
 // (SetCapacity: ENOSPC), and flip bits already on "disk" (FlipBit).
 //
-// It wraps no other file system: simulating a crash needs to know exactly
-// which bytes are durable, which a real disk does not tell. Directories are
-// implicit and always durable; file handles opened before a crash fail with
-// ErrCrashed afterwards.
+// Directories are implicit and always durable; file handles opened before
+// a crash fail with ErrCrashed afterwards. Locks (Lock) live in memory only,
+// as flock(2) locks do: no file is created, and Crash and KillProcess (the
+// death of the process alone) release them.
+//
+// FS wraps no other file system: simulating a crash needs to know exactly
+// which bytes are durable, which a real disk does not tell. For a real
+// process on a real disk, Wrap puts fault injection (a failing write or
+// sync, a full disk) around the OS file system instead, without crashes.
 package faultfs
 
 import (
