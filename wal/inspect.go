@@ -245,7 +245,10 @@ func (x *inspector) segment(num uint64, first, tail bool, prevSeq uint64) (uint6
 			if !errors.As(err, &ce) {
 				return 0, false, err
 			}
-			x.ins.Corruption = &Damage{File: ce.File, Offset: ce.Offset, Reason: ce.Reason}
+			// Open reports damage the scan found before replaying.
+			if x.ins.Corruption == nil {
+				x.ins.Corruption = &Damage{File: ce.File, Offset: ce.Offset, Reason: ce.Reason}
+			}
 			break
 		}
 		prevSeq = rec.seq
