@@ -3,11 +3,13 @@
 // fault-injecting file system (package faultfs) in place of the OS.
 //
 // It has what a log-structured store needs and nothing more: files that are
-// read and written at offsets, synced and truncated, and a directory whose
-// entries can be listed, renamed, removed and synced.
+// read and written at offsets, synced and truncated, a directory whose
+// entries can be listed, renamed, removed and synced, and an exclusive lock
+// that keeps two writers out of one directory.
 package vfs
 
 import (
+	"errors"
 	"io"
 	"os"
 )
@@ -51,7 +53,19 @@ type FS interface {
 	// SyncDir makes the directory's entries durable: files created,
 	// renamed into or removed from it.
 	SyncDir(dir string) error
+	// Lock takes an exclusive lock named by the file name (created if
+	// missing) and returns what releases it. While it is held, every
+	// other Lock of the name fails with an error wrapping ErrLocked, from
+	// this process or another one; it never waits. The lock dies with
+	// the process that holds it (a crash or kill releases it), so a
+	// stale lock file left behind locks nothing. (On platforms without
+	// flock(2), such as Windows, the lock excludes only other Locks in
+	// the same process.)
+	Lock(name string) (io.Closer, error)
 }
+
+// ErrLocked is wrapped by the error of a Lock that another holder has.
+var ErrLocked = errors.New("locked by another process or handle")
 
 // Default is the operating system's file system.
 var Default FS = osFS{}

@@ -233,15 +233,22 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 	return append(b, 0)
 }
 
-// appendEntries appends a tagEntries item; it also returns the entries'
-// known encoded size (see knownSize).
-func appendEntries(b []byte, ents []*pb.Entry) ([]byte, int) {
+// appendEntries appends a tagEntries item to b, and each entry's known
+// encoded size (see knownSize) to sizes.
+func appendEntries(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
 	b = appendUvarint(appendUvarint(append(b, tagEntries), ents[0].Index), uint64(len(ents)))
-	size := 0
+	if entryFields.etcd {
+		return appendEntriesEtcd(b, ents, sizes)
+	}
+	return appendEntriesGeneric(b, ents, sizes)
+}
+
+// appendEntriesGeneric is appendEntriesEtcd for any field numbering.
+func appendEntriesGeneric(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
 	for _, e := range ents {
 		var n int
 		b, n = appendSizedEntry(appendUvarint(b, e.Term), e)
-		size += n
+		sizes = append(sizes, uint32(n))
 	}
-	return b, size
+	return b, sizes
 }

@@ -191,7 +191,9 @@ func crashAt(t *testing.T, seed uint64, k int, last bool) {
 		}
 		fs.Crash(faultfs.RandomTear(rnd.IntN, sector))
 	}
+	ins, ierr := Inspect(testDir, testOpts(fs))
 	w = wl.checkRecovered(t, fs, what)
+	checkInspection(t, what, ins, ierr, w, nil)
 	m := newModel()
 	for j := len(wl.states) - 1; j >= wl.durable; j-- {
 		if diff(w, wl.states[j]) == "" {
@@ -261,7 +263,7 @@ func TestCorruptionReported(t *testing.T) {
 		r := recs[rnd.IntN(len(recs))]
 		at := r.off + int64(rnd.IntN(headerSize+len(r.payload)))
 		fs.FlipBit(segPath(num), at, uint(rnd.IntN(8)))
-		_, err := Open(testDir, testOpts(fs))
+		_, _, err := inspectThenOpen(t, fs, fmt.Sprintf("seed %d", seed))
 		var ce *CorruptionError
 		if !errors.As(err, &ce) || ce.File != segPath(num) || ce.Offset != r.off {
 			t.Fatalf("seed %d: bit flipped at %d in the record at %d of %s: Open = %v", seed, at, r.off, segPath(num), err)

@@ -31,6 +31,13 @@ it (recovery reads what is really on disk) or replace the node.
 
 # Concurrency
 
+One WAL at a time owns a directory: Open takes an exclusive lock on its
+LOCK file (flock(2), which the kernel releases when the process dies, so a
+crash leaves no stale lock) and Close releases it. A second Open, from
+another process or the same one, and Repair are refused with an error that
+names the directory and wraps vfs.ErrLocked. (Where flock is missing, as on
+Windows, the lock only excludes other Opens in the same process.)
+
 All methods are safe for concurrent use. Writers are serialized. Readers
 (the raft.Storage methods) never wait for a Save's disk I/O: they see the
 state as of the last Save that returned, never a Save in progress, so an
@@ -41,7 +48,8 @@ readers as they are: neither side may modify them.
 # Memory
 
 The WAL keeps in memory the hard state, the latest snapshot, the most recent
-entries (Options.CacheBytes, 8 MiB by default), the term of every entry as
+entries (Options.CacheBytes, 8 MiB by default, of encoded entries, plus a
+pointer and a 4-byte size for each), the term of every entry as
 runs of equal terms, and the disk location of each batch. Older entries are
 read back from disk (checksummed again) when asked for. Memory therefore
 grows with the number of Saves and term changes in the log, not with the
@@ -53,7 +61,7 @@ under 1 MB, besides the cache.
 
 A directory holds segment files 0000000000000001.wal, 0000000000000002.wal,
 ... (the number in hex), snapshot files snap-<index>-<term>.snap (hex),
-and transient *.tmp files (removed by Open). Each segment is created at its
+transient *.tmp files (removed by Open), and the lock file LOCK. Each segment is created at its
 full size (Options.SegmentSize, 64 MiB by default, or larger to hold a
 bigger update) by writing zeros under a temporary name, syncing, renaming
 and syncing the directory, ahead of use in the background. Overwriting
@@ -110,8 +118,23 @@ Open reads every segment and checks every record. Its rules:
     only in the page cache (a process crash) is durable before it counts.
 
 Repair cuts the log at its first damage on purpose and keeps a copy of what
-it cut; see its documentation for how an operator runs it and what it costs
-a Raft node.
+it cut; see its documentation for what it costs a Raft node. Inspect reads
+a log as Open would without changing anything and reports its segments, the
+state it holds, a torn tail Open would cut and the corruption Open would
+refuse.
+
+# Operator tool
+
+The tickraft-wal command (go install github.com/tickraft/raft/cmd/tickraft-wal)
+runs these for operators:
+
+	tickraft-wal inspect [-json] DIR  segments, entries, hard state, snapshot, damage (file and offset)
+	tickraft-wal verify DIR           exit status 1 if Open would refuse the log
+	tickraft-wal repair -yes DIR      Repair: cut at the first damage, print what was cut and where the copy is
+
+inspect and verify take no lock and write nothing; repair takes the
+directory's lock (so not while a node has the log open) and without -yes
+only reports.
 
 Options.UnsafeNoSync turns every fsync off: for tests only.
 */

@@ -1,7 +1,9 @@
 package wal
 
 import (
+	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -16,6 +18,9 @@ import (
 var entryFields = func() (f struct {
 	term, index, typ, data protowire.Number
 	order                  [4]int // field kinds in ascending number order
+	// etcd: the numbers are etcd's (type 1, term 2, index 3, data 4), so
+	// appendEntries may write the tags as constants.
+	etcd bool
 }) {
 	fd := (&pb.Entry{}).ProtoReflect().Descriptor().Fields()
 	f.term = fd.ByName("term").Number()
@@ -29,8 +34,70 @@ var entryFields = func() (f struct {
 			f.order[j], f.order[j-1] = f.order[j-1], f.order[j]
 		}
 	}
+	f.etcd = f.typ == 1 && f.term == 2 && f.index == 3 && f.data == 4
 	return f
 }()
+
+// The tags of Entry's fields as etcd numbers them (see entryFields.etcd).
+const (
+	etcdTagType  = 1<<3 | byte(protowire.VarintType)
+	etcdTagTerm  = 2<<3 | byte(protowire.VarintType)
+	etcdTagIndex = 3<<3 | byte(protowire.VarintType)
+	etcdTagData  = 4<<3 | byte(protowire.BytesType)
+)
+
+// putUvarint writes v at the start of b, which has room, and returns its
+// length: binary.PutUvarint with the one-byte case (terms, small lengths)
+// inline.
+func putUvarint(b []byte, v uint64) int {
+	if v < 0x80 {
+		b[0] = byte(v)
+		return 1
+	}
+	return binary.PutUvarint(b, v)
+}
+
+// appendEntriesEtcd appends, for each entry, its term, the length of its
+// encoding and the encoding (exactly proto.Marshal's), with the field tags
+// as constants (entryFields.etcd) into room reserved once per entry: a Save
+// of a thousand small entries spends most of its CPU here. It appends each
+// entry's known encoded size (see knownSize) to sizes.
+func appendEntriesEtcd(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
+	for _, e := range ents {
+		unknown := e.ProtoReflect().GetUnknown()
+		known := knownSize(e)
+		n := known + len(unknown)
+		// term and length prefixes, then the encoding
+		need := 2*binary.MaxVarintLen64 + n
+		if cap(b)-len(b) < need {
+			b = slices.Grow(b, need)
+		}
+		p := b[len(b) : len(b)+need]
+		k := putUvarint(p, e.Term)
+		k += putUvarint(p[k:], uint64(n))
+		if e.Type != 0 {
+			p[k] = etcdTagType
+			k += 1 + putUvarint(p[k+1:], uint64(int64(e.Type)))
+		}
+		if e.Term != 0 {
+			p[k] = etcdTagTerm
+			k += 1 + putUvarint(p[k+1:], e.Term)
+		}
+		if e.Index != 0 {
+			p[k] = etcdTagIndex
+			k += 1 + putUvarint(p[k+1:], e.Index)
+		}
+		if len(e.Data) != 0 {
+			p[k] = etcdTagData
+			k += 1 + putUvarint(p[k+1:], uint64(len(e.Data)))
+			k += copy(p[k:], e.Data)
+		}
+		k += copy(p[k:], unknown)
+		b = b[:len(b)+k]
+		sizes = append(sizes, uint32(known))
+	}
+	return b, sizes
+}
 
 func varintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 

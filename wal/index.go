@@ -55,7 +55,11 @@ type logIndex struct {
 	// elements below len(cache) are never overwritten, so a slice handed
 	// out stays valid; truncation builds a new array. cacheBytes is the
 	// encoded size of what it holds (known fields: see knownSize).
-	cache      []*pb.Entry
+	cache []*pb.Entry
+	// cacheSizes[k] is knownSize(cache[k]), kept so that evicting and
+	// trimming do not touch old entries (cold in the CPU cache): only the
+	// writer uses it. cacheBytes is their sum.
+	cacheSizes []uint32
 	cacheBytes int
 }
 
@@ -99,33 +103,44 @@ func (l *logIndex) truncate(k uint64) {
 	if cf := l.cacheFirst(); k > cf {
 		keep := l.cache[:k-cf]
 		l.cache = append(make([]*pb.Entry, 0, len(keep)), keep...)
+		l.cacheSizes = l.cacheSizes[:k-cf]
 	} else {
-		l.cache = nil
+		l.cache, l.cacheSizes = nil, nil
 	}
 	l.cacheBytes = 0
-	for _, e := range l.cache {
-		l.cacheBytes += knownSize(e)
+	for _, s := range l.cacheSizes {
+		l.cacheBytes += int(s)
 	}
 	l.last = k - 1
 }
 
-// append adds count entries, last+1 on, stored in ext (ext.first is
-// last+1), of the terms term(k) gives (k = 0 .. count-1). ents are the
-// entries themselves when known (a Save), with their known encoded size in
-// all; nil in recovery.
-func (l *logIndex) append(count int, term func(k int) uint64, ents []*pb.Entry, size int, ext extent, cacheLimit int) {
-	for k := range count {
-		if t, n := term(k), len(l.terms); n == 0 || l.terms[n-1].term != t {
+// appendRecovered adds entries last+1 on, of the given terms, stored in
+// ext (ext.first is last+1), as recovery finds them; it fills the cache at
+// the end.
+func (l *logIndex) appendRecovered(terms []uint64, ext extent) {
+	for k, t := range terms {
+		if n := len(l.terms); n == 0 || l.terms[n-1].term != t {
 			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: t})
 		}
 	}
 	l.extents = append(l.extents, ext)
-	l.last = ext.first + uint64(count) - 1
-	if ents == nil {
-		// Recovery fills the cache at the end.
-		l.cache, l.cacheBytes = nil, 0
-		return
+	l.last = ext.first + uint64(len(terms)) - 1
+	l.cache, l.cacheSizes, l.cacheBytes = nil, nil, 0
+}
+
+// appendSaved adds the entries of a Save, last+1 on, stored in ext
+// (ext.first is last+1), with their known encoded sizes, to the index and
+// the cache.
+func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, ext extent, cacheLimit int) {
+	n := len(l.terms)
+	for k, e := range ents {
+		if n == 0 || l.terms[n-1].term != e.Term {
+			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: e.Term})
+			n++
+		}
 	}
+	l.extents = append(l.extents, ext)
+	l.last = ext.first + uint64(len(ents)) - 1
 	// Appending may write into the array's spare capacity: no slice
 	// handed to a reader reaches past len(l.cache). The array is
 	// replaced, never shifted; doubling (append grows a large one by a
@@ -136,19 +151,27 @@ func (l *logIndex) append(count int, term func(k int) uint64, ents []*pb.Entry, 
 		copy(grown, l.cache)
 		l.cache = grown
 	}
+	if need := len(l.cacheSizes) + len(sizes); need > cap(l.cacheSizes) {
+		grown := make([]uint32, len(l.cacheSizes), 2*need)
+		copy(grown, l.cacheSizes)
+		l.cacheSizes = grown
+	}
 	l.cache = append(l.cache, ents...)
-	l.cacheBytes += size
+	l.cacheSizes = append(l.cacheSizes, sizes...)
+	for _, s := range sizes {
+		l.cacheBytes += int(s)
+	}
 	l.evict(cacheLimit)
 }
 
 // evict drops the oldest cached entries until the cache fits limit.
 func (l *logIndex) evict(limit int) {
 	n := 0
-	for n < len(l.cache) && l.cacheBytes > limit {
-		l.cacheBytes -= knownSize(l.cache[n])
+	for n < len(l.cacheSizes) && l.cacheBytes > limit {
+		l.cacheBytes -= int(l.cacheSizes[n])
 		n++
 	}
-	l.cache = l.cache[n:]
+	l.cache, l.cacheSizes = l.cache[n:], l.cacheSizes[n:]
 }
 
 // compact discards the entries up to c, of term t (c > start).
@@ -174,10 +197,10 @@ func (l *logIndex) compact(c, t uint64) {
 		l.terms[0].first = c + 1
 	}
 	if cf := l.cacheFirst(); c >= cf {
-		for _, e := range l.cache[:c-cf+1] {
-			l.cacheBytes -= knownSize(e)
+		for _, s := range l.cacheSizes[:c-cf+1] {
+			l.cacheBytes -= int(s)
 		}
-		l.cache = l.cache[c-cf+1:]
+		l.cache, l.cacheSizes = l.cache[c-cf+1:], l.cacheSizes[c-cf+1:]
 	}
 	l.start, l.startTerm, l.provisional = c, t, false
 }

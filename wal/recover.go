@@ -36,6 +36,9 @@ func (e *CorruptionError) Error() string {
 func (e *CorruptionError) Unwrap() error { return ErrCorrupt }
 
 // Open opens the log in dir, creating an empty one if dir holds no segment.
+// It locks dir (a file named LOCK, held until Close or the death of the
+// process): a directory another process or another Open already holds is
+// refused with an error naming it, which wraps vfs.ErrLocked.
 // An existing log is read whole and checked: a torn tail (the last write of
 // a crash) is cut back to the last complete record, and damage anywhere else
 // is reported as a *CorruptionError naming the file and offset (see the
@@ -56,24 +59,47 @@ func Open(dir string, opts Options) (*WAL, error) {
 	if err := w.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	d, err := listDir(w.fs, dir)
-	if err != nil {
+	if w.lock, err = lockDir(w.fs, dir); err != nil {
 		return nil, err
 	}
-	if err := w.removeFiles(d.tmps); err != nil {
-		return nil, err
-	}
-	if len(d.segs) == 0 {
-		err = w.create()
-	} else {
-		err = w.recover(d.segs)
-	}
-	if err != nil {
+	if err := w.open(); err != nil {
 		w.closeFiles()
+		w.lock.Close()
 		return nil, err
 	}
 	w.prepareSpare()
 	return w, nil
+}
+
+// lockFile is the name of the lock that keeps a second WAL (another
+// process, or another Open in this one) and Repair out of a directory.
+const lockFile = "LOCK"
+
+// lockDir takes the directory's lock, or says who has it.
+func lockDir(fs vfs.FS, dir string) (io.Closer, error) {
+	l, err := fs.Lock(filepath.Join(dir, lockFile))
+	if errors.Is(err, vfs.ErrLocked) {
+		return nil, fmt.Errorf("wal: directory %s is in use: another process or an open WAL holds its lock (%w)", dir, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: locking directory %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+// open creates or recovers the log in the locked directory.
+func (w *WAL) open() error {
+	d, err := listDir(w.fs, w.dir)
+	if err != nil {
+		return err
+	}
+	if err := w.removeFiles(d.tmps); err != nil {
+		return err
+	}
+	if len(d.segs) == 0 {
+		return w.create()
+	}
+	return w.recover(d.segs)
 }
 
 // dirListing is what a log directory holds.
@@ -410,10 +436,10 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 			}
 		}
 		l.truncate(first)
-		l.append(len(terms), func(k int) uint64 { return terms[k] }, nil, 0, extent{
+		l.appendRecovered(terms, extent{
 			first: first, skip: uint32(first - o.index),
 			seg: uint32(seg.num), off: uint32(rec.off), size: uint32(rec.size),
-		}, 0)
+		})
 	}
 	return nil
 }
@@ -456,9 +482,10 @@ func (w *WAL) fillCache() error {
 		}
 	}
 	slices.Reverse(ents)
-	w.idx.cache, w.idx.cacheBytes = ents, 0
-	for _, e := range ents {
-		w.idx.cacheBytes += knownSize(e)
+	w.idx.cache, w.idx.cacheSizes, w.idx.cacheBytes = ents, make([]uint32, len(ents)), 0
+	for k, e := range ents {
+		w.idx.cacheSizes[k] = uint32(knownSize(e))
+		w.idx.cacheBytes += int(w.idx.cacheSizes[k])
 	}
 	w.idx.evict(w.opts.CacheBytes)
 	w.rc = readCache{}
@@ -486,6 +513,10 @@ func (w *WAL) Close() error {
 		err = w.active.f.Sync()
 	}
 	w.closeFilesLocked()
+	if w.lock != nil {
+		w.lock.Close()
+		w.lock = nil
+	}
 	if w.err == nil {
 		w.err = ErrClosed
 	}

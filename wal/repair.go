@@ -33,7 +33,9 @@ type RepairReport struct {
 // remove it from the cluster and add it back empty, or to repair only when a
 // majority of the cluster still has the lost entries.
 //
-// An operator runs it from a small program (no WAL may be open on dir):
+// It takes the directory's lock, so it refuses to run while a WAL is open on
+// dir. An operator runs it with the tickraft-wal tool (cmd/tickraft-wal:
+// "tickraft-wal repair -yes DIR"), or from a program:
 //
 //	rep, err := wal.Repair("/var/lib/node/wal", wal.Options{})
 //	fmt.Println(rep, err)
@@ -47,6 +49,11 @@ func Repair(dir string, opts Options) (RepairReport, error) {
 		return rep, err
 	}
 	fs := opts.FS
+	lock, err := lockDir(fs, dir)
+	if err != nil {
+		return rep, err
+	}
+	defer lock.Close()
 	d, err := listDir(fs, dir)
 	if err != nil {
 		return rep, err

@@ -20,8 +20,10 @@ type plan struct {
 	compactIndex  uint64
 	compactTerm   uint64
 	ents          []*pb.Entry
-	entsSize      int // known encoded size of ents, computed while encoding
-	hs            *pb.HardState
+	// sizes holds the known encoded size of each of ents (see
+	// knownSize), computed while encoding.
+	sizes []uint32
+	hs    *pb.HardState
 	// create asks for a snapshot at compactIndex with createCS and
 	// createData (CreateSnapshot); validate builds created from them.
 	create     bool
@@ -159,7 +161,8 @@ func (w *WAL) commit(p *plan, sync bool) error {
 		buf = appendPosition(buf, tagCompact, p.compactIndex, p.compactTerm)
 	}
 	if len(p.ents) > 0 {
-		buf, p.entsSize = appendEntries(buf, p.ents)
+		buf, w.sizes = appendEntries(buf, p.ents, w.sizes[:0])
+		p.sizes = w.sizes
 	}
 	if p.hs != nil {
 		buf = appendHardState(buf, p.hs)
@@ -226,8 +229,7 @@ func (w *WAL) publish(p *plan, loc extent) {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
 		loc.first = first
-		ents := p.ents
-		w.idx.append(len(ents), func(k int) uint64 { return ents[k].Term }, ents, p.entsSize, loc, w.opts.CacheBytes)
+		w.idx.appendSaved(p.ents, p.sizes, loc, w.opts.CacheBytes)
 	}
 	if p.hs != nil {
 		w.hs = proto.Clone(p.hs).(*pb.HardState)

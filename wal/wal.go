@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 
@@ -93,11 +94,15 @@ type WAL struct {
 	dir  string
 	opts Options
 	fs   vfs.FS
+	// lock is the directory's lock, held from Open to Close (nil after).
+	// Guarded by mu.
+	lock io.Closer
 
 	// wmu serializes the writers (Save and everything built on it,
 	// Close). The fields below it are owned by whoever holds it.
 	wmu    sync.Mutex
 	buf    []byte
+	sizes  []uint32 // reused by commit: the encoded size of each entry saved
 	active *segment
 	// writeOff is where the next record goes in the active segment.
 	writeOff int64

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -348,7 +349,10 @@ func TestTornTailAndProvenCorruption(t *testing.T) {
 	torn := faultfs.New()
 	torn.WriteFile(segPath(1), data)
 	torn.FlipBit(segPath(1), lastRec.off+headerSize+1, 0)
-	w = mustOpen(t, testOpts(torn))
+	w, ins, err := inspectThenOpen(t, torn, "torn")
+	if err != nil || ins.TornTail == nil || ins.TornTail.Offset != lastRec.off {
+		t.Fatalf("torn tail: Open = %v, inspection %+v", err, ins)
+	}
 	if last, _ := w.LastIndex(); last != 4 {
 		t.Fatalf("torn tail: last index %d, want 4", last)
 	}
@@ -363,7 +367,7 @@ func TestTornTailAndProvenCorruption(t *testing.T) {
 	mid := faultfs.New()
 	mid.WriteFile(segPath(1), data)
 	mid.FlipBit(segPath(1), recs[2].off+headerSize+1, 0)
-	_, err := Open(testDir, testOpts(mid))
+	_, _, err = inspectThenOpen(t, mid, "mid")
 	var ce *CorruptionError
 	if !errors.As(err, &ce) || ce.Offset != recs[2].off || !strings.Contains(ce.Reason, "not a torn write") {
 		t.Fatalf("Open = %v, want proven corruption at %d", err, recs[2].off)
@@ -381,6 +385,7 @@ func TestRecoveredIsDurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The process dies: w is abandoned, its writes stay in the page cache.
+	fs.KillProcess()
 	w = mustOpen(t, testOpts(fs))
 	hs, _, _ := w.InitialState()
 	if last, _ := w.LastIndex(); last != 3 || hs.Vote != 2 {
@@ -466,5 +471,43 @@ func TestSaveIgnoresEmptySnapshot(t *testing.T) {
 	}
 	if err := w.ApplySnapshot(&pb.Snapshot{}); err == nil || errors.Is(err, raft.ErrSnapOutOfDate) {
 		t.Fatalf("ApplySnapshot without metadata: %v", err)
+	}
+}
+
+// TestCacheSizesTracked: the per-entry sizes the cache keeps (so that
+// eviction never touches old entries) match the cached entries after every
+// step of seeded workloads that append, overwrite, compact and install
+// snapshots, and the cache stays within its limit.
+func TestCacheSizesTracked(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		fs := faultfs.New()
+		w := mustOpen(t, testOpts(fs))
+		wl := newWorkload(seed, 150)
+		for s := 0; s < wl.steps && !wl.failed; s++ {
+			wl.step(w)
+			checkCacheSizes(t, w, fmt.Sprintf("seed %d step %d", seed, s))
+		}
+		w.Close()
+		w = mustOpen(t, testOpts(fs))
+		checkCacheSizes(t, w, fmt.Sprintf("seed %d after reopening", seed))
+		w.Close()
+	}
+}
+
+func checkCacheSizes(t *testing.T, w *WAL, what string) {
+	t.Helper()
+	l := &w.idx
+	if len(l.cacheSizes) != len(l.cache) {
+		t.Fatalf("%s: %d sizes for %d cached entries", what, len(l.cacheSizes), len(l.cache))
+	}
+	sum := 0
+	for k, e := range l.cache {
+		if int(l.cacheSizes[k]) != knownSize(e) {
+			t.Fatalf("%s: size of cached entry %d is %d, want %d", what, e.Index, l.cacheSizes[k], knownSize(e))
+		}
+		sum += knownSize(e)
+	}
+	if sum != l.cacheBytes || sum > w.opts.CacheBytes {
+		t.Fatalf("%s: cacheBytes %d, sum of sizes %d, limit %d", what, l.cacheBytes, sum, w.opts.CacheBytes)
 	}
 }

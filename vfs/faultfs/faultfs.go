@@ -11,10 +11,15 @@
 // (FailWrite, FailSync, or any operation through SetHook), run out of space
 // (SetCapacity: ENOSPC), and flip bits already on "disk" (FlipBit).
 //
-// It wraps no other file system: simulating a crash needs to know exactly
-// which bytes are durable, which a real disk does not tell. Directories are
-// implicit and always durable; file handles opened before a crash fail with
-// ErrCrashed afterwards.
+// Directories are implicit and always durable; file handles opened before
+// a crash fail with ErrCrashed afterwards. Locks (Lock) live in memory only,
+// as flock(2) locks do: no file is created, and Crash and KillProcess (the
+// death of the process alone) release them.
+//
+// FS wraps no other file system: simulating a crash needs to know exactly
+// which bytes are durable, which a real disk does not tell. For a real
+// process on a real disk, Wrap puts fault injection (a failing write or
+// sync, a full disk) around the OS file system instead, without crashes.
 package faultfs
 
 import (
@@ -100,11 +105,14 @@ type FS struct {
 	// stores (FailWrite).
 	freezeNext bool
 	partial    int
+	// locks maps each locked name to its holder. The process that held
+	// them dies in a Crash, which empties it.
+	locks map[string]*lock
 }
 
 // New returns an empty file system.
 func New() *FS {
-	return &FS{files: map[string]*inode{}, durable: map[string]*inode{}}
+	return &FS{files: map[string]*inode{}, durable: map[string]*inode{}, locks: map[string]*lock{}}
 }
 
 var _ vfs.FS = (*FS)(nil)
@@ -287,6 +295,7 @@ func (fs *FS) Crash(policy CrashPolicy) {
 		fs.durable[name] = ino
 	}
 	fs.gen++
+	fs.locks = map[string]*lock{}
 	fs.frozen, fs.freezeNext, fs.hook, fs.partial, fs.capacity = false, false, nil, 0, 0
 }
 
@@ -497,6 +506,58 @@ func (fs *FS) used() int64 {
 		}
 	}
 	return n
+}
+
+// lock is a held Lock; Close releases it once, and only if it is still the
+// holder (a Crash may have released it and another caller taken it since).
+type lock struct {
+	fs   *FS
+	name string
+}
+
+func (l *lock) Close() error {
+	l.fs.mu.Lock()
+	defer l.fs.mu.Unlock()
+	if l.fs.locks[l.name] == l {
+		delete(l.fs.locks, l.name)
+	}
+	return nil
+}
+
+// Lock takes the exclusive lock name; it fails with an error wrapping
+// vfs.ErrLocked while another holder has it. It is not a mutating operation
+// (hooks do not see it, Ops does not count it).
+func (fs *FS) Lock(name string) (io.Closer, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	name = filepath.Clean(name)
+	if fs.frozen {
+		return nil, &os.PathError{Op: "lock", Path: name, Err: ErrCrashed}
+	}
+	if fs.locks[name] != nil {
+		return nil, fmt.Errorf("lock %s: %w", name, vfs.ErrLocked)
+	}
+	l := &lock{fs: fs, name: name}
+	fs.locks[name] = l
+	return l, nil
+}
+
+// KillProcess simulates the death of the process using the file system,
+// not of the machine: its locks are released and the handles it opened die
+// (ErrCrashed), while everything it wrote stays, synced or not, as the page
+// cache keeps it.
+func (fs *FS) KillProcess() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.gen++
+	fs.locks = map[string]*lock{}
+}
+
+// Locked reports whether the lock name is held.
+func (fs *FS) Locked(name string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.locks[filepath.Clean(name)] != nil
 }
 
 type file struct {

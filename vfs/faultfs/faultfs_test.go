@@ -5,6 +5,8 @@ import (
 	"errors"
 	"syscall"
 	"testing"
+
+	"github.com/tickraft/raft/vfs"
 )
 
 func put(t *testing.T, fs *FS, name, data string, sync bool) {
@@ -157,5 +159,44 @@ func TestFlipBit(t *testing.T) {
 	fs.Crash(DropUnsynced)
 	if got := content(fs, "/f"); got != "\x00\x08" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// TestLock: Lock is exclusive until Close; Crash and KillProcess release
+// it, and a stale holder's Close does not release the new holder's lock.
+func TestLock(t *testing.T) {
+	fs := New()
+	l, err := fs.Lock("/d/LOCK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Lock("/d/LOCK"); !errors.Is(err, vfs.ErrLocked) {
+		t.Fatalf("second Lock: %v, want vfs.ErrLocked", err)
+	}
+	if _, err := fs.Lock("/e/LOCK"); err != nil {
+		t.Fatalf("another name: %v", err)
+	}
+	l.Close()
+	if fs.Locked("/d/LOCK") {
+		t.Fatal("held after Close")
+	}
+	for _, kill := range []func(){func() { fs.Crash(DropUnsynced) }, fs.KillProcess} {
+		old, err := fs.Lock("/d/LOCK")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kill()
+		l, err := fs.Lock("/d/LOCK")
+		if err != nil {
+			t.Fatalf("Lock after the holder died: %v", err)
+		}
+		old.Close()
+		if !fs.Locked("/d/LOCK") {
+			t.Fatal("a dead holder's Close released the new holder's lock")
+		}
+		l.Close()
+	}
+	if names, _ := fs.List("/d"); len(names) != 0 {
+		t.Fatalf("Lock created files: %v", names)
 	}
 }

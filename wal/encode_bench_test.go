@@ -1,0 +1,26 @@
+package wal
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkEncodeEntries is the encoding of one Save's entries into the
+// record buffer, without I/O: the CPU cost BenchmarkSave pays per batch
+// before the write.
+func BenchmarkEncodeEntries(b *testing.B) {
+	for _, bb := range benchBatches {
+		if bb.n < 128 {
+			continue
+		}
+		b.Run(fmt.Sprintf("entries=%d/size=%d", bb.n, bb.size), func(b *testing.B) {
+			es := benchEntries(1, bb.n, bb.size)
+			var buf []byte
+			var sizes []uint32
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				buf, sizes = appendEntries(buf[:0], es, sizes[:0])
+			}
+		})
+	}
+}
