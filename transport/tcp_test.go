@@ -436,8 +436,10 @@ func TestTCPRemovePeer(t *testing.T) {
 	a.RemovePeer(2)
 	a.Send([]*raftpb.Message{msg(1, 2, raftpb.MsgHeartbeat, 2)})
 	ra.waitFor(t, "unreachable", func() bool { return len(ra.unreachable) > 0 })
-	if _, ok := a.Stats().Peers[2]; ok {
-		t.Fatal("removed peer still has stats")
+	// Node 2 may still be connected inbound (it sends to 1), so it may keep
+	// an entry, but no longer as a known peer with an address.
+	if st, ok := a.Stats().Peers[2]; ok && st.Addr != "" {
+		t.Fatalf("removed peer still known: %+v", st)
 	}
 	if err := a.AddPeer(2, "no-port"); err == nil {
 		t.Fatal("AddPeer accepted an address without a port")
