@@ -346,7 +346,7 @@ func (c *cluster) replicate(from, to uint64, up ...uint64) {
 		if len(missing) == 0 {
 			break
 		}
-		for len(missing) > 0 {
+		for len(missing) > 0 && l.leader.Load() && time.Now().Before(deadline) {
 			batch := missing[:min(500, len(missing))]
 			missing = missing[len(batch):]
 			select {
