@@ -16,7 +16,8 @@ const ChildFlag = "child"
 
 // ChildArgs are the arguments that make a command calling ChildMain run
 // workload w against target once, with opts' duration, warm-up and cluster
-// size, and a CPU profile.
+// size, and a CPU profile. (Run by hand, a child also takes -cpuprofile
+// FILE, to keep that profile.)
 func ChildArgs(target string, w Workload, opts Options) []string {
 	return []string{
 		"-" + ChildFlag,
@@ -56,6 +57,7 @@ func child(targets []Target, args []string) error {
 		duration = fs.Duration("duration", 3*time.Second, "measured time")
 		warmup   = fs.Duration("warmup", 500*time.Millisecond, "warm-up time")
 		nodes    = fs.Int("nodes", driver.DefaultNodes, "voters")
+		cpuprof  = fs.String("cpuprofile", "", "write the run's CPU profile to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,6 +85,8 @@ func child(targets []Target, args []string) error {
 		Warmup:   *warmup,
 		Cluster:  driver.Options{Nodes: *nodes},
 		Profile:  true,
+
+		ProfileFile: *cpuprof,
 	})
 	if err != nil {
 		return err

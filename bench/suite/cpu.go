@@ -106,8 +106,15 @@ func startProfile() (*profiler, error) {
 	return p, nil
 }
 
-func (p *profiler) stop() (*CPU, error) {
+// stop stops the profile, writes it to file if that is not empty, and
+// splits it.
+func (p *profiler) stop(file string) (*CPU, error) {
 	pprof.StopCPUProfile()
+	if file != "" {
+		if err := os.WriteFile(file, p.buf.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	prof, err := profile.Parse(&p.buf)
 	if err != nil {
 		return nil, fmt.Errorf("suite: CPU profile: %w", err)

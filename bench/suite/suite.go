@@ -113,6 +113,8 @@ type Options struct {
 	// (Result.CPU). Only one profile can run in a process at a time, so
 	// go test's -cpuprofile and Profile exclude each other.
 	Profile bool
+	// ProfileFile, if set with Profile, is where the profile is written.
+	ProfileFile string
 	// HeapWindow, if not 0, splits the measured part into windows of this
 	// length and records the peak live heap of each (Result.HeapPeaks), to
 	// show whether memory stays bounded over a long run. OnHeapWindow, if
@@ -283,7 +285,7 @@ func Run(t Target, w Workload, opts Options) (Result, error) {
 	}
 	var split *CPU
 	if prof != nil {
-		split, err = prof.stop()
+		split, err = prof.stop(opts.ProfileFile)
 		if err != nil {
 			sampler.stop()
 			return res, err
