@@ -26,6 +26,7 @@ func ChildArgs(target string, w Workload, opts Options) []string {
 		"-duration", opts.Duration.String(),
 		"-warmup", opts.Warmup.String(),
 		"-nodes", fmt.Sprint(opts.Cluster.Nodes),
+		"-heap-every", opts.HeapWindow.String(),
 	}
 }
 
@@ -58,6 +59,7 @@ func child(targets []Target, args []string) error {
 		warmup   = fs.Duration("warmup", 500*time.Millisecond, "warm-up time")
 		nodes    = fs.Int("nodes", driver.DefaultNodes, "voters")
 		cpuprof  = fs.String("cpuprofile", "", "write the run's CPU profile to this file")
+		heap     = fs.Duration("heap-every", 0, "print the peak live heap of every window of this length to stderr")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -87,6 +89,10 @@ func child(targets []Target, args []string) error {
 		Profile:  true,
 
 		ProfileFile: *cpuprof,
+		HeapWindow:  *heap,
+		OnHeapWindow: func(end time.Duration, peak uint64) {
+			fmt.Fprintf(os.Stderr, "%-14s %-15s at %8s: peak live heap %.1f MiB\n", w.Name, t.Name, end, float64(peak)/(1<<20))
+		},
 	})
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@
 // where they used more than -max-other cores is redone up to -redo times
 // (the least disturbed attempt is kept) and flagged if still disturbed.
 //
-//	go run ./cmd/raftbench [-runs 3] [-duration 3s] [-workloads REGEXP] [-impls REGEXP] [-json FILE]
+//	go run ./cmd/raftbench [-runs 3] [-duration 3s] [-warmup 500ms] [-workloads REGEXP] [-impls REGEXP]
+//	    [-json FILE] [-nodes 3] [-max-other 0.2] [-redo 1] [-etcd36 DIR] [-heap-every D]
 package main
 
 import (
@@ -73,6 +74,7 @@ type config struct {
 	duration, warmup              time.Duration
 	workloads, impls, json, dir36 string
 	maxOther                      float64
+	heapEvery                     time.Duration
 }
 
 func main() {
@@ -90,6 +92,7 @@ func main() {
 	flag.StringVar(&c.dir36, "etcd36", "etcd36", "directory of the module that measures etcd raft v3.6.0 (empty: skip it)")
 	flag.Float64Var(&c.maxOther, "max-other", 0.2, "cores other processes may use during a run before it counts as disturbed")
 	flag.IntVar(&c.redo, "redo", 1, "times a disturbed run is redone")
+	flag.DurationVar(&c.heapEvery, "heap-every", 0, "print the peak live heap of every window of this length (for long runs)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "raftbench:", err)
@@ -163,7 +166,7 @@ func run(c config) error {
 	}
 	printHeader(os.Stdout, env, rs)
 
-	opts := suite.Options{Duration: c.duration, Warmup: c.warmup, Cluster: driver.Options{Nodes: c.nodes}}
+	opts := suite.Options{Duration: c.duration, Warmup: c.warmup, Cluster: driver.Options{Nodes: c.nodes}, HeapWindow: c.heapEvery}
 	var all []Run
 	for _, w := range ws {
 		for r := 1; r <= c.runs; r++ {

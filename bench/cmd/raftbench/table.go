@@ -92,8 +92,7 @@ func summarize(rs []Run) summary {
 	return s
 }
 
-func isEtcd(name string) bool     { return strings.HasPrefix(name, "etcd") }
-func isTickraft(name string) bool { return strings.HasPrefix(name, "tickraft") }
+func isEtcd(name string) bool { return strings.HasPrefix(name, "etcd") }
 
 func printTable(w io.Writer, ws []suite.Workload, rs []runner, all []Run) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
