@@ -72,18 +72,26 @@ func classifyFunc(name string) (Class, bool) {
 	return ClassRuntime, false
 }
 
+// Charge returns the class of a sample, given its stack's function names
+// from the innermost frame out, and the function it is charged to (empty
+// for the runtime's own samples): see Classify.
+func Charge(stack []string) (Class, string) {
+	for _, fn := range stack {
+		if c, ok := classifyFunc(fn); ok {
+			return c, fn
+		}
+	}
+	return ClassRuntime, ""
+}
+
 // Classify charges a sample, given its stack's function names from the
 // innermost frame out, to the innermost frame of library or driver code:
 // the runtime and standard library work that code calls (allocating,
 // channel operations, map assignments, locks) is its cost. A sample with
 // no such frame is the Go runtime's own.
 func Classify(stack []string) Class {
-	for _, fn := range stack {
-		if c, ok := classifyFunc(fn); ok {
-			return c
-		}
-	}
-	return ClassRuntime
+	c, _ := Charge(stack)
+	return c
 }
 
 type profiler struct{ buf bytes.Buffer }
