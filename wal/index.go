@@ -1,0 +1,183 @@
+package wal
+
+import (
+	"fmt"
+	"sort"
+
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// extent is a run of live entries stored in one batch record: the entries
+// from first on of the record that starts at off in segment seg and takes
+// size bytes. The run ends where the next extent starts (or at the end of
+// the log): extents are contiguous, so the end is not stored. skip is how
+// many of the record's entries come before first (compaction trimmed them).
+// 24 bytes: a log written one entry per Save keeps one per entry.
+type extent struct {
+	first uint64
+	skip  uint32
+	seg   uint32
+	off   uint32
+	size  uint32
+}
+
+// base is the index of the record's first entry.
+func (x extent) base() uint64 { return x.first - uint64(x.skip) }
+
+// extentLast returns the last live entry of extent k.
+func (l *logIndex) extentLast(k int) uint64 {
+	if k+1 < len(l.extents) {
+		return l.extents[k+1].first - 1
+	}
+	return l.last
+}
+
+// termRun says the entries from first on have term term, up to the next run.
+type termRun struct{ first, term uint64 }
+
+// logIndex is what the wal keeps in memory about the log: its bounds, where
+// each entry lives on disk (per batch, not per entry), the term of every
+// entry (per run of equal terms) and the most recent entries themselves.
+type logIndex struct {
+	// The log holds the entries (start, last]; startTerm is the term of
+	// start (the snapshot's or compaction's position). start <= last.
+	start, startTerm, last uint64
+	// provisional: recovery found entries after a gap left by deleted
+	// segments; a compaction or snapshot record later in the log must
+	// move start past the gap (checked at the end of recovery).
+	provisional bool
+	// extents cover (start, last] in order, without gaps or overlaps.
+	extents []extent
+	// terms is ordered by first; terms[0].first == start+1 when the log is
+	// not empty, and no run starts after last.
+	terms []termRun
+	// cache holds the entries (last-len(cache), last], shared with readers:
+	// elements below len(cache) are never overwritten, so a slice handed
+	// out stays valid; truncation builds a new array. cacheBytes is the
+	// encoded size of what it holds (known fields: see knownSize).
+	cache      []*pb.Entry
+	cacheBytes int
+}
+
+func (l *logIndex) cacheFirst() uint64 { return l.last - uint64(len(l.cache)) + 1 }
+
+// term returns the term of entry i, which must be in [start, last].
+func (l *logIndex) term(i uint64) uint64 {
+	if i == l.start {
+		return l.startTerm
+	}
+	k := sort.Search(len(l.terms), func(k int) bool { return l.terms[k].first > i })
+	if k == 0 {
+		panic(fmt.Sprintf("wal: invariant broken: no term run covers index %d (log (%d, %d])", i, l.start, l.last))
+	}
+	return l.terms[k-1].term
+}
+
+// findExtent returns the position of the extent that holds entry i.
+func (l *logIndex) findExtent(i uint64) int {
+	k := sort.Search(len(l.extents), func(k int) bool { return l.extents[k].first > i }) - 1
+	if k < 0 || i > l.last {
+		panic(fmt.Sprintf("wal: invariant broken: no extent holds index %d (log (%d, %d])", i, l.start, l.last))
+	}
+	return k
+}
+
+// reset empties the log, which restarts after index (of term term).
+func (l *logIndex) reset(index, term uint64) {
+	*l = logIndex{start: index, startTerm: term, last: index}
+}
+
+// truncate removes the entries from k on (start < k <= last+1).
+func (l *logIndex) truncate(k uint64) {
+	if k > l.last {
+		return
+	}
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first >= k })
+	l.extents = l.extents[:n]
+	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first >= k })
+	l.terms = l.terms[:r]
+	if cf := l.cacheFirst(); k > cf {
+		keep := l.cache[:k-cf]
+		l.cache = append(make([]*pb.Entry, 0, len(keep)), keep...)
+	} else {
+		l.cache = nil
+	}
+	l.cacheBytes = 0
+	for _, e := range l.cache {
+		l.cacheBytes += knownSize(e)
+	}
+	l.last = k - 1
+}
+
+// append adds count entries, last+1 on, stored in ext (ext.first is
+// last+1), of the terms term(k) gives (k = 0 .. count-1). ents are the
+// entries themselves when known (a Save), with their known encoded size in
+// all; nil in recovery.
+func (l *logIndex) append(count int, term func(k int) uint64, ents []*pb.Entry, size int, ext extent, cacheLimit int) {
+	for k := range count {
+		if t, n := term(k), len(l.terms); n == 0 || l.terms[n-1].term != t {
+			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: t})
+		}
+	}
+	l.extents = append(l.extents, ext)
+	l.last = ext.first + uint64(count) - 1
+	if ents == nil {
+		// Recovery fills the cache at the end.
+		l.cache, l.cacheBytes = nil, 0
+		return
+	}
+	// Appending may write into the array's spare capacity: no slice
+	// handed to a reader reaches past len(l.cache). The array is
+	// replaced, never shifted; doubling (append grows a large one by a
+	// quarter) keeps the copying to one pointer per entry added while
+	// evict moves the start forward.
+	if need := len(l.cache) + len(ents); need > cap(l.cache) {
+		grown := make([]*pb.Entry, len(l.cache), 2*need)
+		copy(grown, l.cache)
+		l.cache = grown
+	}
+	l.cache = append(l.cache, ents...)
+	l.cacheBytes += size
+	l.evict(cacheLimit)
+}
+
+// evict drops the oldest cached entries until the cache fits limit.
+func (l *logIndex) evict(limit int) {
+	n := 0
+	for n < len(l.cache) && l.cacheBytes > limit {
+		l.cacheBytes -= knownSize(l.cache[n])
+		n++
+	}
+	l.cache = l.cache[n:]
+}
+
+// compact discards the entries up to c, of term t (c > start).
+func (l *logIndex) compact(c, t uint64) {
+	if c >= l.last {
+		l.reset(c, t)
+		return
+	}
+	// The extent holding c+1 becomes the first.
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first > c+1 }) - 1
+	if n >= 0 {
+		l.extents = append([]extent(nil), l.extents[n:]...)
+		x := &l.extents[0]
+		x.skip += uint32(c + 1 - x.first)
+		x.first = c + 1
+	}
+	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first > c+1 })
+	if r > 0 {
+		r--
+	}
+	l.terms = append([]termRun(nil), l.terms[r:]...)
+	if len(l.terms) > 0 {
+		l.terms[0].first = c + 1
+	}
+	if cf := l.cacheFirst(); c >= cf {
+		for _, e := range l.cache[:c-cf+1] {
+			l.cacheBytes -= knownSize(e)
+		}
+		l.cache = l.cache[c-cf+1:]
+	}
+	l.start, l.startTerm, l.provisional = c, t, false
+}

@@ -1,0 +1,283 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tickraft/raft"
+	pb "github.com/tickraft/raft/raftpb"
+)
+
+// plan is a validated Update, ready to be written and applied.
+type plan struct {
+	// snap resets the log (Update.Snapshot); created only becomes the
+	// latest snapshot (CreateSnapshot). Both are written to a snapshot
+	// file before the record that refers to them.
+	snap, created *pb.Snapshot
+	compact       bool
+	compactIndex  uint64
+	compactTerm   uint64
+	ents          []*pb.Entry
+	entsSize      int // known encoded size of ents, computed while encoding
+	hs            *pb.HardState
+	// create asks for a snapshot at compactIndex with createCS and
+	// createData (CreateSnapshot); validate builds created from them.
+	create     bool
+	createCS   *pb.ConfState
+	createData []byte
+}
+
+func (p *plan) empty() bool {
+	return p.snap == nil && p.created == nil && !p.compact && len(p.ents) == 0 && p.hs == nil
+}
+
+// Save makes u durable (with one fsync when u.MustSync, or when it holds a
+// snapshot) and then visible to readers. On a write or sync failure the wal
+// stops: this and every later call return the error. Invalid updates (out of
+// date snapshot, entries that are not contiguous or leave a gap) return an
+// error and change nothing.
+func (w *WAL) Save(u Update) error {
+	snap := u.Snapshot
+	if snap.GetMetadata().GetIndex() == 0 {
+		snap = nil // an empty snapshot, as a Ready may carry: none
+	}
+	return w.save(&plan{hs: u.HardState, snap: snap, ents: u.Entries}, u.MustSync)
+}
+
+func (w *WAL) save(p *plan, mustSync bool) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if err := w.stopped(); err != nil {
+		return err
+	}
+	if err := w.validate(p); err != nil {
+		return err
+	}
+	if p.empty() {
+		if mustSync && w.dirty {
+			return w.syncActive()
+		}
+		return nil
+	}
+	return w.commit(p, mustSync || p.snap != nil || p.created != nil || p.compact)
+}
+
+// validate checks p against the current state and trims entries that are
+// already compacted. Only the writer changes the state, and it holds wmu, so
+// reading it without mu is safe.
+func (w *WAL) validate(p *plan) error {
+	start, last := w.idx.start, w.idx.last
+	if p.create {
+		i := p.compactIndex
+		switch {
+		case i <= w.snap.GetMetadata().GetIndex():
+			return raft.ErrSnapOutOfDate
+		case i < start:
+			return raft.ErrCompacted
+		case i > last:
+			return fmt.Errorf("wal: snapshot index %d is beyond the last index %d: %w", i, last, raft.ErrUnavailable)
+		}
+		cs := p.createCS
+		if cs == nil {
+			cs = w.snap.GetMetadata().GetConfState()
+		}
+		if cs == nil {
+			cs = &pb.ConfState{}
+		}
+		p.created = &pb.Snapshot{Data: p.createData, Metadata: &pb.SnapshotMetadata{
+			ConfState: proto.Clone(cs).(*pb.ConfState), Index: i, Term: w.idx.term(i),
+		}}
+		return nil
+	}
+	if p.compact {
+		c := p.compactIndex
+		switch {
+		case c <= start:
+			return raft.ErrCompacted
+		case c > last:
+			return fmt.Errorf("wal: compaction index %d is beyond the last index %d: %w", c, last, raft.ErrUnavailable)
+		}
+		p.compactTerm = w.idx.term(c)
+		return nil
+	}
+	if p.snap != nil {
+		md := p.snap.GetMetadata()
+		if md == nil {
+			return errors.New("wal: snapshot without metadata")
+		}
+		if md.GetIndex() <= w.snap.GetMetadata().GetIndex() {
+			return raft.ErrSnapOutOfDate
+		}
+		start, last = md.GetIndex(), md.GetIndex()
+	}
+	if len(p.ents) == 0 {
+		return nil
+	}
+	for k, e := range p.ents {
+		if e == nil {
+			return fmt.Errorf("wal: entry at position %d is nil", k)
+		}
+		if k > 0 {
+			if prev, cur := p.ents[k-1].Index, e.Index; cur != prev+1 || cur < prev {
+				return fmt.Errorf("wal: non-contiguous entries: index %d follows %d", cur, prev)
+			}
+		}
+	}
+	if p.ents[len(p.ents)-1].Index <= start {
+		p.ents = nil
+		return nil
+	}
+	if first := p.ents[0].Index; first <= start {
+		p.ents = p.ents[start+1-first:]
+	}
+	if first := p.ents[0].Index; first > last+1 {
+		return fmt.Errorf("wal: entries would leave a gap: first new index %d, last index %d", first, last)
+	}
+	return nil
+}
+
+// commit writes p as one batch record, syncs it if asked and publishes it.
+func (w *WAL) commit(p *plan, sync bool) error {
+	for _, s := range []*pb.Snapshot{p.snap, p.created} {
+		if s != nil {
+			if err := w.writeSnapshotFile(s); err != nil {
+				return err
+			}
+		}
+	}
+	buf, start := beginRecord(w.buf[:0])
+	buf = appendUvarint(buf, w.durableSeq)
+	if s := p.snap.GetMetadata(); s != nil {
+		buf = appendSnapshotRef(buf, s.Index, s.Term, true)
+	}
+	if s := p.created.GetMetadata(); s != nil {
+		buf = appendSnapshotRef(buf, s.Index, s.Term, false)
+	}
+	if p.compact {
+		buf = appendPosition(buf, tagCompact, p.compactIndex, p.compactTerm)
+	}
+	if len(p.ents) > 0 {
+		buf, p.entsSize = appendEntries(buf, p.ents)
+	}
+	if p.hs != nil {
+		buf = appendHardState(buf, p.hs)
+	}
+	if len(buf)-start-headerSize > maxPayload {
+		return fmt.Errorf("wal: update of %d bytes is larger than the limit of %d", len(buf)-start-headerSize, maxPayload)
+	}
+	size := alignUp(len(buf) - start)
+	if w.writeOff+int64(size) > w.active.size {
+		if err := w.roll(size); err != nil {
+			return err
+		}
+	}
+	buf = finishRecord(buf, start, recBatch, w.seq+1)
+	w.buf = buf[:0]
+	off := w.writeOff
+	if n, err := w.active.f.WriteAt(buf, off); err != nil || n != len(buf) {
+		if err == nil {
+			err = fmt.Errorf("short write (%d of %d bytes)", n, len(buf))
+		}
+		return w.stop("write to "+w.active.name, err)
+	}
+	w.writeOff += int64(size)
+	w.seq++
+	w.dirty = true
+	if sync {
+		if err := w.syncActive(); err != nil {
+			return err
+		}
+	}
+	w.publish(p, extent{seg: uint32(w.active.num), off: uint32(off), size: uint32(size)})
+	if sync {
+		return w.cleanup()
+	}
+	return nil
+}
+
+// syncActive syncs the active segment; a failure stops the wal.
+func (w *WAL) syncActive() error {
+	if !w.opts.UnsafeNoSync {
+		if err := w.active.f.Sync(); err != nil {
+			return w.stop("sync of "+w.active.name, err)
+		}
+	}
+	w.dirty, w.durableSeq = false, w.seq
+	return nil
+}
+
+// publish applies a written plan to what readers see.
+func (w *WAL) publish(p *plan, loc extent) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if s := p.snap; s != nil {
+		w.snap = shareSnapshot(s)
+		w.idx.reset(s.Metadata.Index, s.Metadata.Term)
+	}
+	if s := p.created; s != nil {
+		w.snap = s
+	}
+	if p.compact {
+		w.idx.compact(p.compactIndex, p.compactTerm)
+	}
+	if len(p.ents) > 0 {
+		first := p.ents[0].Index
+		w.idx.truncate(first)
+		loc.first = first
+		ents := p.ents
+		w.idx.append(len(ents), func(k int) uint64 { return ents[k].Term }, ents, p.entsSize, loc, w.opts.CacheBytes)
+	}
+	if p.hs != nil {
+		w.hs = proto.Clone(p.hs).(*pb.HardState)
+	}
+}
+
+// Append appends entries and syncs them (one Save). Stored entries from the
+// first new index on are replaced; entries at or before the start of the log
+// are skipped; a first index beyond LastIndex()+1 is an error.
+func (w *WAL) Append(ents []*pb.Entry) error {
+	return w.Save(Update{Entries: ents, MustSync: true})
+}
+
+// SetHardState stores hs durably (one Save).
+func (w *WAL) SetHardState(hs *pb.HardState) error {
+	if hs == nil {
+		return errors.New("wal: SetHardState called with a nil hard state")
+	}
+	return w.Save(Update{HardState: hs, MustSync: true})
+}
+
+// ApplySnapshot replaces the log with snap durably (one Save). It returns
+// raft.ErrSnapOutOfDate if snap is not newer than the latest snapshot, and
+// another error for a nil snapshot or one without metadata.
+func (w *WAL) ApplySnapshot(snap *pb.Snapshot) error {
+	if snap == nil {
+		return errors.New("wal: ApplySnapshot called with a nil snapshot")
+	}
+	return w.save(&plan{snap: snap}, true)
+}
+
+// CreateSnapshot records a snapshot of the state machine at index i, which
+// must still be in the log, with configuration cs (nil: the previous
+// snapshot's) and data, durably. The log is not compacted (see Compact). It
+// returns raft.ErrSnapOutOfDate if i is not past the latest snapshot,
+// raft.ErrCompacted if the term of i is gone, and an error wrapping
+// raft.ErrUnavailable if i > LastIndex().
+func (w *WAL) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Snapshot, error) {
+	p := &plan{create: true, compactIndex: i, createCS: cs, createData: data}
+	if err := w.save(p, true); err != nil {
+		return nil, err
+	}
+	return shareSnapshot(p.created), nil
+}
+
+// Compact discards the entries before compactIndex durably; the entry at
+// compactIndex survives as the position the log starts after. Whole segments
+// that hold only discarded entries are deleted. It returns raft.ErrCompacted
+// if compactIndex is not past the start of the log and an error wrapping
+// raft.ErrUnavailable if it is beyond LastIndex().
+func (w *WAL) Compact(compactIndex uint64) error {
+	return w.save(&plan{compact: true, compactIndex: compactIndex}, true)
+}
