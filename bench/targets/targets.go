@@ -6,6 +6,7 @@ package targets
 import (
 	"github.com/tickraft/raft/bench/impls/etcd"
 	"github.com/tickraft/raft/bench/impls/hashicorp"
+	"github.com/tickraft/raft/bench/impls/replica"
 	"github.com/tickraft/raft/bench/impls/tickraft"
 	"github.com/tickraft/raft/bench/suite"
 )
@@ -16,6 +17,7 @@ func All() []suite.Target {
 		{Impl: tickraft.Impl{}, Settings: "default (lazy) commit propagation: a new commit index rides on the next append or heartbeat"},
 		{Impl: tickraft.Impl{Eager: true}, Settings: "EagerCommitPropagation: a new commit index goes out at once, as etcd raft does"},
 		{Impl: etcd.Impl{}, Settings: "protobuf-go (pointer) messages and entries"},
+		{Name: replica.Name, Start: replica.Start, Settings: replica.Settings},
 		{Name: hashicorp.Name, Start: hashicorp.Start, Settings: hashicorp.Settings},
 	})
 }
