@@ -28,9 +28,11 @@ func TestEveryWorkloadRuns(t *testing.T) {
 				if res.AllocsPerOp <= 0 || res.BytesPerOp < float64(w.ValueSize) || res.PeakHeapBytes == 0 {
 					t.Errorf("memory not measured: %+v", res)
 				}
-				if c := res.CPU; c == nil || c.NsPerOp <= 0 || c.Samples == 0 {
+				// A short run on a loaded machine may get no profile
+				// sample; the split is checked when there are some.
+				if c := res.CPU; c == nil || c.NsPerOp <= 0 {
 					t.Errorf("CPU not measured: %+v", res.CPU)
-				} else if sum := c.LibraryNs + c.DriverNs + c.RuntimeNs; sum < 0.999*c.NsPerOp || sum > 1.001*c.NsPerOp {
+				} else if sum := c.LibraryNs + c.DriverNs + c.RuntimeNs; c.Samples > 0 && (sum < 0.999*c.NsPerOp || sum > 1.001*c.NsPerOp) {
 					t.Errorf("CPU split %+v does not add up to the total", c)
 				}
 				// hashicorp's transport does not count messages.
