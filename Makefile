@@ -16,7 +16,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 
 # Modules besides the library's own: they keep their dependencies (etcd raft
 # for the side-by-side benchmark) away from library users.
-SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod))
+SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod bench/etcd36/go.mod))
 
 .PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo demo-inprocess clean
 

@@ -1,7 +1,9 @@
 package progress
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -449,4 +451,107 @@ func TestVisitFollowsMapChanges(t *testing.T) {
 	require.Equal(t, []uint64{1, 2, 3, 7}, visit(trk))
 	trk.Progress = Map{}
 	require.Empty(t, visit(trk))
+}
+
+// TestCommittedMatchesTheQuorumRule compares Committed, which takes a fast
+// way for plain configurations of up to seven voters, with the quorum
+// package's rule over random trackers: plain and joint, with learners,
+// voters without a Progress, and configurations changed (in place and
+// replaced) between calls, so that a stale cached voter list would show.
+func TestCommittedMatchesTheQuorumRule(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := func(max int) []uint64 {
+		var s []uint64
+		for id := uint64(1); id <= 9; id++ {
+			if len(s) < max && rng.IntN(2) == 0 {
+				s = append(s, id)
+			}
+		}
+		return s
+	}
+	trk := newTracker(ids(9), nil, nil, nil)
+	for i := range 20000 {
+		switch rng.IntN(6) {
+		case 0: // a new configuration
+			var out []uint64
+			if rng.IntN(4) == 0 {
+				out = ids(9)
+			}
+			match := map[uint64]uint64{}
+			for id := uint64(1); id <= 9; id++ {
+				if rng.IntN(8) != 0 {
+					match[id] = uint64(rng.IntN(20))
+				}
+			}
+			trk = newTracker(ids(9), out, nil, match)
+		case 1: // a voter added or removed in place, same count or not
+			id := uint64(1 + rng.IntN(9))
+			if _, ok := trk.Voters[0][id]; ok {
+				delete(trk.Voters[0], id)
+			} else {
+				trk.Voters[0][id] = struct{}{}
+			}
+			if rng.IntN(2) == 0 {
+				for other := range trk.Voters[0] {
+					if other != id {
+						delete(trk.Voters[0], other)
+						trk.Voters[0][other%9+1] = struct{}{}
+						break
+					}
+				}
+			}
+		case 2: // a Progress dropped or made
+			id := uint64(1 + rng.IntN(9))
+			if _, ok := trk.Progress[id]; ok && rng.IntN(2) == 0 {
+				delete(trk.Progress, id)
+			} else {
+				trk.Progress[id] = &Progress{Match: uint64(rng.IntN(20)), Inflights: NewInflights(1, 0)}
+			}
+		default: // acknowledgements move
+			for _, pr := range trk.Progress {
+				pr.Match += uint64(rng.IntN(3))
+			}
+		}
+		want := uint64(trk.Voters.CommittedIndex(matchAcker(trk.Progress)))
+		if got := trk.Committed(); got != want {
+			t.Fatalf("step %d: Committed() = %d, want %d (voters %v, progress %v)", i, got, want, trk.Voters, trk.Progress)
+		}
+		// A copy shares the cache and must not be misled by it either.
+		cp := *trk
+		cp.Voters = quorum.JointConfig{quorum.MajorityConfig{}, nil}
+		for id := range trk.Voters[0] {
+			if rng.IntN(3) != 0 {
+				cp.Voters[0][id] = struct{}{}
+			}
+		}
+		if got, want := cp.Committed(), uint64(cp.Voters.CommittedIndex(matchAcker(cp.Progress))); got != want {
+			t.Fatalf("step %d, copy: Committed() = %d, want %d", i, got, want)
+		}
+	}
+}
+
+// BenchmarkTrackerCommitted compares Committed with the general quorum rule
+// it short-cuts, for three and five voters.
+func BenchmarkTrackerCommitted(b *testing.B) {
+	for _, n := range []int{3, 5} {
+		var in []uint64
+		match := map[uint64]uint64{}
+		for id := uint64(1); id <= uint64(n); id++ {
+			in = append(in, id)
+			match[id] = 100 + id*7%5
+		}
+		trk := newTracker(in, nil, nil, match)
+		var sink uint64
+		b.Run(fmt.Sprintf("voters=%d/way=committed", n), func(b *testing.B) {
+			for b.Loop() {
+				sink += trk.Committed()
+			}
+		})
+		b.Run(fmt.Sprintf("voters=%d/way=quorum", n), func(b *testing.B) {
+			for b.Loop() {
+				sink += uint64(trk.Voters.CommittedIndex(matchAcker(trk.Progress)))
+			}
+		})
+		_ = sink
+	}
 }

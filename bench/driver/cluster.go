@@ -13,10 +13,9 @@ type Options struct {
 	// Nodes is the number of voters.
 	Nodes int
 	// TickInterval is the real time between two ticks of each node. With
-	// ElectionTick 10 and HeartbeatTick 1, the default 10ms gives a
-	// heartbeat every 10ms and an election timeout of 100-200ms: quick
-	// enough to elect at start, slow enough that a node starved of CPU for
-	// a moment on a loaded 2-core machine does not start an election.
+	// ElectionTick 10 and HeartbeatTick 1, the default 100ms gives a
+	// heartbeat every 100ms and an election timeout of 1-2s, as etcd's
+	// defaults (and most deployments) run raft.
 	TickInterval time.Duration
 	// CompactEvery is the number of applied entries between two log
 	// compactions on each node.
@@ -34,7 +33,7 @@ type Options struct {
 // Defaults for Options.
 const (
 	DefaultNodes        = 3
-	DefaultTickInterval = 10 * time.Millisecond
+	DefaultTickInterval = 100 * time.Millisecond
 	DefaultMaxClients   = 1024
 	DefaultRetryAfter   = time.Second
 )
@@ -71,10 +70,10 @@ type Cluster struct {
 	leaderChanges atomic.Uint64
 	retries       atomic.Uint64
 
-	// waiters has one slot per client: the request it waits for and the
-	// channel to wake it on. Preallocated, so completing a put takes no
-	// lock and allocates nothing.
-	waiters    []waiter
+	// waits holds the clients' pending puts, as an application's request
+	// registry does (etcd's wait.Wait): a channel per put, registered
+	// under a lock in a map sharded by client.
+	waits      [waitShards]waitShard
 	clientsMu  sync.Mutex
 	nextClient int
 
@@ -91,16 +90,25 @@ type Cluster struct {
 	stopped  bool
 }
 
+// waitShards is the number of locks the request registry is split over.
+const waitShards = 16
+
+// waitShard is one part of the request registry.
+type waitShard struct {
+	mu sync.Mutex
+	// m maps a pending request's ID to its waiter. Whoever removes an
+	// entry (the leader that applied it, a node that dropped it, the retry
+	// sweeper) is the only one to send on its channel.
+	m map[uint64]waiter
+	_ [40]byte // keep shards on separate cache lines
+}
+
 type waiter struct {
-	// want is the ID of the request the client waits for, 0 when none.
-	want atomic.Uint64
-	// since is the sweep epoch in which the client last proposed want.
-	since atomic.Uint64
 	// ch receives true when the put was applied on the leader, false when
-	// its proposal was dropped. It has room for one value; only the
-	// goroutine that swaps want to 0 sends.
+	// its proposal was dropped or timed out. It has room for one value.
 	ch chan bool
-	_  [40]byte // keep slots on separate cache lines
+	// since is the sweep epoch in which the client proposed the put.
+	since uint64
 }
 
 // clusterNode is a node of a Cluster: its replica and its inbound queue.
@@ -125,12 +133,11 @@ type clusterNode struct {
 func StartCluster(impl Impl, opts Options) (*Cluster, error) {
 	opts = opts.withDefaults()
 	c := &Cluster{
-		opts:    opts,
-		waiters: make([]waiter, opts.MaxClients),
-		stop:    make(chan struct{}),
+		opts: opts,
+		stop: make(chan struct{}),
 	}
-	for i := range c.waiters {
-		c.waiters[i].ch = make(chan bool, 1)
+	for i := range c.waits {
+		c.waits[i].m = make(map[uint64]waiter)
 	}
 	peers := make([]uint64, opts.Nodes)
 	for i := range peers {
@@ -316,13 +323,30 @@ func (c *Cluster) complete(id uint64) { c.wake(id, true) }
 
 func (c *Cluster) wake(id uint64, applied bool) {
 	slot := requestSlot(id)
-	if slot < 0 || slot >= len(c.waiters) {
+	if slot < 0 {
 		return
 	}
-	w := &c.waiters[slot]
-	if w.want.CompareAndSwap(id, 0) {
+	sh := &c.waits[slot%waitShards]
+	sh.mu.Lock()
+	w, ok := sh.m[id]
+	if ok {
+		delete(sh.m, id)
+	}
+	sh.mu.Unlock()
+	if ok {
 		w.ch <- applied
 	}
+}
+
+// register records that the client waits for request id, proposed in sweep
+// epoch since, and returns the channel it will be told on.
+func (c *Cluster) register(id, since uint64) chan bool {
+	ch := make(chan bool, 1)
+	sh := &c.waits[requestSlot(id)%waitShards]
+	sh.mu.Lock()
+	sh.m[id] = waiter{ch: ch, since: since}
+	sh.mu.Unlock()
+	return ch
 }
 
 // retrySweeps is the number of sweeps per Options.RetryAfter.
@@ -345,12 +369,16 @@ func (c *Cluster) sweep() {
 		case <-t.C:
 		}
 		e := c.epoch.Add(1)
-		for i := range c.waiters {
-			w := &c.waiters[i]
-			id := w.want.Load()
-			if id != 0 && e-w.since.Load() > retrySweeps && w.want.CompareAndSwap(id, 0) {
-				w.ch <- false
+		for i := range c.waits {
+			sh := &c.waits[i]
+			sh.mu.Lock()
+			for id, w := range sh.m {
+				if e-w.since > retrySweeps {
+					delete(sh.m, id)
+					w.ch <- false
+				}
 			}
+			sh.mu.Unlock()
 		}
 	}
 }
@@ -466,19 +494,18 @@ type Client struct {
 	c    *Cluster
 	slot int
 	seq  uint64
-	w    *waiter
 }
 
 // NewClient returns a new client of the cluster.
 func (c *Cluster) NewClient() (*Client, error) {
 	c.clientsMu.Lock()
 	defer c.clientsMu.Unlock()
-	if c.nextClient >= len(c.waiters) {
-		return nil, fmt.Errorf("driver: more than %d clients", len(c.waiters))
+	if c.nextClient >= c.opts.MaxClients {
+		return nil, fmt.Errorf("driver: more than %d clients", c.opts.MaxClients)
 	}
 	slot := c.nextClient
 	c.nextClient++
-	return &Client{c: c, slot: slot, w: &c.waiters[slot]}, nil
+	return &Client{c: c, slot: slot}, nil
 }
 
 // Put proposes a put of key and value to the leader and returns once it is
@@ -497,18 +524,17 @@ func (cl *Client) Put(key, value []byte) error {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		// since before want: the sweeper must not see the new want
-		// with the old since.
-		cl.w.since.Store(cl.c.epoch.Load())
-		cl.w.want.Store(id)
+		ch := cl.c.register(id, cl.c.epoch.Load())
 		cl.c.nodes[lead-1].propose(data)
-		// Only the goroutine that swaps want from id to 0 sends: the
-		// leader that applied the put (true), a node that dropped the
-		// proposal or the retry sweeper (false). Either way want is 0
-		// again when the value arrives.
-		if <-cl.w.ch {
+		// Only the goroutine that removes the request from the registry
+		// sends: the leader that applied the put (true), a node that
+		// dropped the proposal or the retry sweeper (false).
+		if <-ch {
 			return nil
 		}
 		cl.c.retries.Add(1) // dropped or timed out: propose it again
 	}
 }
+
+// WithDefaults returns opts with the defaults in its zero fields.
+func WithDefaults(opts Options) Options { return opts.withDefaults() }

@@ -74,6 +74,9 @@ func TestClusterReplicates(t *testing.T) {
 			if err := c.WaitApplied(want, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
+			if lag := c.ApplyLag(); lag != 0 {
+				t.Errorf("apply lag %d once every node applied %d", lag, want)
+			}
 			st := c.Stats()
 			c.Stop()
 			for i := range c.Nodes() {

@@ -51,3 +51,18 @@ func requestID(slot int, seq uint64) uint64 {
 func requestSlot(id uint64) int {
 	return int(id>>slotShift) - 1
 }
+
+// DecodePut splits a payload made by EncodePut into its request ID, key
+// and value; key and value alias data. It is for adapters of libraries
+// that apply entries themselves.
+func DecodePut(data []byte) (id uint64, key, value []byte, err error) {
+	return decodePut(data)
+}
+
+// UnsafeString views b as a string without copying: b must never change
+// afterwards.
+func UnsafeString(b []byte) string { return unsafeString(b) }
+
+// RequestID is the ID of a client's seq-th request, for adapters that
+// encode payloads themselves.
+func RequestID(slot int, seq uint64) uint64 { return requestID(slot, seq) }

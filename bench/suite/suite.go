@@ -15,15 +15,30 @@ import (
 	"time"
 
 	"github.com/tickraft/raft/bench/driver"
-	"github.com/tickraft/raft/bench/impls/etcd"
-	"github.com/tickraft/raft/bench/impls/tickraft"
 	"github.com/tickraft/raft/bench/internal/hist"
 )
 
-// Impls returns the implementations compared: tickraft first, then etcd
-// raft.
-func Impls() []driver.Impl {
-	return []driver.Impl{tickraft.Impl{}, etcd.Impl{}}
+// Target is one implementation under test: a RawNode-style library driven
+// by this module's driver (Impl), or a library or runtime that runs its own
+// cluster (Start).
+type Target struct {
+	Name string
+	// Impl, when set, is driven by driver.Cluster (and driver.Single for
+	// the single-node workload).
+	Impl driver.Impl
+	// Start, when Impl is nil, starts a cluster of Options.Nodes voters
+	// and returns once it has a leader.
+	Start func(driver.Options) (driver.System, error)
+	// Settings says how this target's settings differ from the common
+	// ones (the README's table lists them).
+	Settings string
+}
+
+func (t Target) start(opts driver.Options) (driver.System, error) {
+	if t.Impl != nil {
+		return driver.StartSystem(t.Impl, opts)
+	}
+	return t.Start(opts)
 }
 
 // Workload is one benchmark scenario.
@@ -93,6 +108,13 @@ type Options struct {
 	// Start and Stop, if set, are called right before and right after the
 	// measured part (testing.B's ResetTimer and StopTimer).
 	Start, Stop func()
+	// Profile, when set, takes a CPU profile of the measured part to split
+	// the CPU time per put into library, driver and Go runtime
+	// (Result.CPU). Only one profile can run in a process at a time, so
+	// go test's -cpuprofile and Profile exclude each other.
+	Profile bool
+	// ProfileFile, if set with Profile, is where the profile is written.
+	ProfileFile string
 	// HeapWindow, if not 0, splits the measured part into windows of this
 	// length and records the peak live heap of each (Result.HeapPeaks), to
 	// show whether memory stays bounded over a long run. OnHeapWindow, if
@@ -128,6 +150,17 @@ type Result struct {
 	// Options.HeapWindow (the last one may be shorter).
 	HeapPeaks []uint64 `json:"heap_peaks,omitempty"`
 
+	// CPU is the process's CPU time per put and its split, when measured.
+	CPU *CPU `json:"cpu,omitempty"`
+	// OtherCPU is the CPU other processes used during the measured part,
+	// in cores (from /proc/stat minus this process's /proc/self/stat); -1
+	// where it cannot be read. A run that shares the machine is slower.
+	OtherCPU float64 `json:"other_cpu"`
+	// ApplyLagMean and ApplyLagMax are how many entries the furthest
+	// follower had still to apply behind the leader, sampled every 10ms.
+	ApplyLagMean float64 `json:"apply_lag_mean"`
+	ApplyLagMax  uint64  `json:"apply_lag_max"`
+
 	// Counters over the measured part. More than 0 leader changes,
 	// retries or snapshots mean the run was disturbed.
 	LeaderChanges uint64 `json:"leader_changes"`
@@ -137,58 +170,79 @@ type Result struct {
 	StepErrors    uint64 `json:"step_errors"`
 }
 
-// keySpace is the number of distinct keys. It is small, so the state
-// machine's map (1 KiB values: 4 MiB per node) is full after the warm-up
-// and the peak heap shows the library's memory more than the harness's.
-const keySpace = 1 << 12
+// KeySpace is the number of distinct keys, split evenly between the
+// clients: each client cycles through keys of its own, as clients of a real
+// store write different keys. It is large enough that a run never fills it,
+// so the state machine's map (and the entries it views) grows through the
+// run as a real store's does, and the heap is not artificially small.
+const KeySpace = 1 << 20
 
-var keys = sync.OnceValue(func() [][]byte {
-	ks := make([][]byte, keySpace)
-	for i := range ks {
-		ks[i] = fmt.Appendf(nil, "key-%012d", i)
-	}
-	return ks
-})
+// keyLen is the length of every key: "k", 5 digits of client, "-", 9
+// digits of the client's key number.
+const keyLen = 16
 
-// putter issues one put at a time.
-type putter interface {
-	Put(key, value []byte) error
+// keyGen makes a client's keys in turn, in place.
+type keyGen struct {
+	buf  [keyLen]byte
+	n, m int // key number and keys per client
 }
 
-// Run runs workload w against impl once.
-func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
+func newKeyGen(client, clients int) *keyGen {
+	g := &keyGen{m: max(1, KeySpace/clients)}
+	copy(g.buf[:], fmt.Appendf(nil, "k%05d-%09d", client%100000, 0))
+	return g
+}
+
+// next returns the client's next key; it is valid until the next call.
+func (g *keyGen) next() []byte {
+	n := g.n
+	g.n = (g.n + 1) % g.m
+	for i := keyLen - 1; i >= keyLen-9; i-- {
+		g.buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return g.buf[:]
+}
+
+// Run runs workload w against target t once.
+func Run(t Target, w Workload, opts Options) (Result, error) {
 	if opts.Ops == 0 && opts.Duration <= 0 {
 		return Result{}, errors.New("suite: set Options.Duration or Options.Ops")
 	}
-	res := Result{Impl: impl.Name(), Workload: w.Name}
+	res := Result{Impl: t.Name, Workload: w.Name}
 	var (
-		putters []putter
+		putters []driver.Putter
 		stats   func() driver.Stats
+		lag     func() uint64
 	)
 	if w.Single {
-		s, err := driver.NewSingle(impl, opts.Cluster.CompactEvery)
+		if t.Impl == nil {
+			return res, fmt.Errorf("suite: %s has no single-node form", t.Name)
+		}
+		s, err := driver.NewSingle(t.Impl, opts.Cluster.CompactEvery)
 		if err != nil {
 			return res, err
 		}
-		putters = []putter{s}
+		putters = []driver.Putter{s}
 		stats = func() driver.Stats { return driver.Stats{Compactions: s.Compactions()} }
 	} else {
-		c, err := driver.StartCluster(impl, opts.Cluster)
+		sys, err := t.start(opts.Cluster)
 		if err != nil {
 			return res, err
 		}
-		defer c.Stop()
-		if _, err := c.WaitLeader(10 * time.Second); err != nil {
-			return res, err
-		}
+		defer sys.Stop()
 		for range w.Clients {
-			cl, err := c.NewClient()
+			cl, err := sys.NewPutter()
 			if err != nil {
 				return res, err
 			}
 			putters = append(putters, cl)
 		}
-		stats = c.Stats
+		stats, lag = sys.Stats, sys.ApplyLag
+	}
+	gens := make([]*keyGen, len(putters))
+	for i := range gens {
+		gens[i] = newKeyGen(i, len(putters))
 	}
 	values := make([][]byte, len(putters))
 	for i := range values {
@@ -199,7 +253,7 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	}
 
 	if opts.Warmup > 0 {
-		if _, err := runPhase(putters, values, nil, 0, opts.Warmup); err != nil {
+		if _, err := runPhase(putters, gens, values, nil, 0, opts.Warmup); err != nil {
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -209,17 +263,35 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	st0 := stats()
-	sampler := startHeapSampler(10*time.Millisecond, opts.HeapWindow, opts.OnHeapWindow)
+	sampler := startHeapSampler(10*time.Millisecond, opts.HeapWindow, opts.OnHeapWindow, lag)
+	var prof *profiler
+	if opts.Profile {
+		var err error
+		if prof, err = startProfile(); err != nil {
+			sampler.stop()
+			return res, err
+		}
+	}
 	if opts.Start != nil {
 		opts.Start()
 	}
+	cpu0 := readCPU()
 	t0 := time.Now()
-	ops, err := runPhase(putters, values, &h, opts.Ops, opts.Duration)
+	ops, err := runPhase(putters, gens, values, &h, opts.Ops, opts.Duration)
 	elapsed := time.Since(t0)
+	cpu1 := readCPU()
 	if opts.Stop != nil {
 		opts.Stop()
 	}
-	peak, windows := sampler.stop()
+	var split *CPU
+	if prof != nil {
+		split, err = prof.stop(opts.ProfileFile)
+		if err != nil {
+			sampler.stop()
+			return res, err
+		}
+	}
+	peak, windows, lagMean, lagMax := sampler.stop()
 	runtime.ReadMemStats(&after)
 	st1 := stats()
 	if err != nil {
@@ -242,6 +314,15 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 	res.MsgsPerOp = float64(st1.Messages-st0.Messages) / n
 	res.PeakHeapBytes = peak
 	res.HeapPeaks = windows
+	res.ApplyLagMean, res.ApplyLagMax = lagMean, lagMax
+	res.OtherCPU = cpu1.otherCores(cpu0, elapsed)
+	if self := cpu1.self - cpu0.self; self > 0 {
+		if split == nil {
+			split = &CPU{}
+		}
+		split.setTotal(float64(self.Nanoseconds()) / n)
+		res.CPU = split
+	}
 	res.LeaderChanges = st1.LeaderChanges - st0.LeaderChanges
 	res.Retries = st1.Retries - st0.Retries
 	res.Snapshots = st1.Snapshots - st0.Snapshots
@@ -254,7 +335,7 @@ func Run(impl driver.Impl, w Workload, opts Options) (Result, error) {
 // (ops > 0) or for d, and returns the number of puts done. Latencies go to
 // h when it is not nil. The first putter runs on the calling goroutine, so
 // a single putter runs with no goroutine of its own.
-func runPhase(putters []putter, values [][]byte, h *hist.Hist, ops int, d time.Duration) (uint64, error) {
+func runPhase(putters []driver.Putter, gens []*keyGen, values [][]byte, h *hist.Hist, ops int, d time.Duration) (uint64, error) {
 	var (
 		remaining atomic.Int64
 		stop      atomic.Bool
@@ -270,14 +351,11 @@ func runPhase(putters []putter, values [][]byte, h *hist.Hist, ops int, d time.D
 		t := time.AfterFunc(d, func() { stop.Store(true) })
 		defer t.Stop()
 	}
-	ks := keys()
 	loop := func(i int) {
-		p, v := putters[i], values[i]
+		p, g, v := putters[i], gens[i], values[i]
 		var n uint64
-		k := i * 7919 // spread the clients over the key space
 		for !stop.Load() && remaining.Add(-1) >= 0 {
-			key := ks[k&(keySpace-1)]
-			k++
+			key := g.next()
 			t := time.Now()
 			if err := p.Put(key, v); err != nil {
 				errOnce.Do(func() { firstErr = err })
@@ -308,13 +386,18 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // heapSampler records the peak live heap, read every interval from
 // runtime/metrics (which, unlike ReadMemStats, does not stop the world),
 // overall and per window when window is not 0.
+//
+// It also samples the followers' apply lag, when lag is not nil.
 type heapSampler struct {
 	done    chan struct{}
 	peak    chan uint64
 	windows []uint64 // written by the sampling goroutine, read after peak
+	// lagSum, lagN and lagMax are written by the sampling goroutine and
+	// read after peak.
+	lagSum, lagN, lagMax uint64
 }
 
-func startHeapSampler(every, window time.Duration, onWindow func(time.Duration, uint64)) *heapSampler {
+func startHeapSampler(every, window time.Duration, onWindow func(time.Duration, uint64), lag func() uint64) *heapSampler {
 	s := &heapSampler{done: make(chan struct{}), peak: make(chan uint64)}
 	go func() {
 		sample := []metrics.Sample{{Name: heapMetric}}
@@ -342,6 +425,12 @@ func startHeapSampler(every, window time.Duration, onWindow func(time.Duration, 
 			case <-t.C:
 				v := read()
 				peak, windowPeak = max(peak, v), max(windowPeak, v)
+				if lag != nil {
+					l := lag()
+					s.lagSum += l
+					s.lagN++
+					s.lagMax = max(s.lagMax, l)
+				}
 				if window > 0 && time.Since(start) >= windowEnd {
 					closeWindow()
 				}
@@ -359,8 +448,11 @@ func startHeapSampler(every, window time.Duration, onWindow func(time.Duration, 
 	return s
 }
 
-func (s *heapSampler) stop() (peak uint64, windows []uint64) {
+func (s *heapSampler) stop() (peak uint64, windows []uint64, lagMean float64, lagMax uint64) {
 	close(s.done)
 	peak = <-s.peak
-	return peak, s.windows
+	if s.lagN > 0 {
+		lagMean = float64(s.lagSum) / float64(s.lagN)
+	}
+	return peak, s.windows, lagMean, s.lagMax
 }

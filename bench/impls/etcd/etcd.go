@@ -22,8 +22,8 @@ type Impl struct{}
 
 var _ driver.Impl = Impl{}
 
-// Name returns "etcd".
-func (Impl) Name() string { return "etcd" }
+// Name returns "etcd-v3.7", the version this module links.
+func (Impl) Name() string { return "etcd-v3.7" }
 
 // discard is the nodes' logger. tickraft discards its logs by default; so
 // must etcd raft, whose default logger writes to stderr.

@@ -13,16 +13,26 @@ import (
 )
 
 // Impl makes tickraft nodes.
-type Impl struct{}
+type Impl struct {
+	// Eager sets Config.EagerCommitPropagation: the leader tells followers
+	// of a new commit index at once instead of with its next append or
+	// heartbeat (the default, lazy).
+	Eager bool
+}
 
 var _ driver.Impl = Impl{}
 
-// Name returns "tickraft".
-func (Impl) Name() string { return "tickraft" }
+// Name returns "tickraft", or "tickraft-eager" with Eager.
+func (i Impl) Name() string {
+	if i.Eager {
+		return "tickraft-eager"
+	}
+	return "tickraft"
+}
 
 // NewNode creates a RawNode over a new MemoryStorage and bootstraps it with
 // cfg.Peers.
-func (Impl) NewNode(cfg driver.Config) (driver.Node, error) {
+func (i Impl) NewNode(cfg driver.Config) (driver.Node, error) {
 	st := raft.NewMemoryStorage()
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              cfg.ID,
@@ -32,6 +42,8 @@ func (Impl) NewNode(cfg driver.Config) (driver.Node, error) {
 		MaxSizePerMsg:   cfg.MaxSizePerMsg,
 		MaxInflightMsgs: cfg.MaxInflightMsgs,
 		Seed:            cfg.Seed,
+
+		EagerCommitPropagation: i.Eager,
 	})
 	if err != nil {
 		return nil, err
