@@ -150,12 +150,14 @@ func (s *Sim) tick() {
 	if s.opts.ReadOnly == raft.ReadOnlyLeaseBased || s.rng.IntN(2) == 0 {
 		for _, n := range s.upNodes() {
 			n.rn.Tick()
+			s.observe(n)
 		}
 		s.logf("tick all")
 		return
 	}
 	if n := pick(s.rng, s.upNodes()); n != nil {
 		n.rn.Tick()
+		s.observe(n)
 		s.logf("tick node %d", n.id)
 	}
 }
@@ -217,6 +219,7 @@ func (s *Sim) propose(n *node) {
 	}
 	s.stats.Proposals++
 	err := n.rn.Propose(payload(id, pad))
+	s.observe(n)
 	s.logf("propose p%d on node %d: err=%v", id, n.id, err)
 }
 
@@ -286,6 +289,7 @@ func (s *Sim) readIndex(n *node) {
 	s.nextRead++
 	id := s.nextRead
 	err := n.rn.ReadIndex(readCtx(id))
+	s.observe(n)
 	s.logf("read%d on node %d: err=%v", id, n.id, err)
 	if err == nil {
 		s.chk.reads[id] = &readReq{node: n.id, step: s.step, minIndex: s.chk.maxCommit, lastWrite: s.chk.maxApplied}
@@ -313,6 +317,7 @@ func (s *Sim) transfer() {
 		via = pick(s.rng, s.upNodes())
 	}
 	err := via.rn.TransferLeader(to)
+	s.observe(via)
 	s.logf("transfer leadership from %d to %d (asked on node %d): err=%v", l.id, to, via.id, err)
 }
 
@@ -409,6 +414,7 @@ func (s *Sim) proposeConfChange(l *node, cc pb.ConfChangeI) {
 		via = pick(s.rng, s.upNodes())
 	}
 	err := via.rn.ProposeConfChange(cc)
+	s.observe(via)
 	s.logf("propose conf change %s on node %d (leader %d): err=%v",
 		pb.ConfChangesToString(cc.AsV2().Changes), via.id, l.id, err)
 }

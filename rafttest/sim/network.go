@@ -15,6 +15,8 @@ import (
 
 // send puts a message on the network.
 func (s *Sim) send(n *node, m *pb.Message) {
+	s.observeSent(n, m)
+	s.noteSentAck(n, m)
 	s.net = append(s.net, envelope{m: m, fromInc: n.incarnation})
 }
 
@@ -61,12 +63,15 @@ func (s *Sim) deliverEnvelope(env envelope) {
 	}
 	s.stats.Delivered++
 	s.event(event{step: s.step, text: "deliver", msg: m})
-	if err := to.rn.Step(m); err != nil {
+	err := to.rn.Step(m)
+	s.observe(to)
+	if err != nil {
 		s.stepError(to, m, err)
 	}
 	if m.Type == pb.MsgSnap {
 		if from := s.sender(env); from != nil {
 			_ = from.rn.ReportSnapshot(m.To, raft.SnapshotFinish)
+			s.observe(from)
 		}
 	}
 }
@@ -107,10 +112,12 @@ func (s *Sim) dropped(env envelope, why string) {
 	}
 	if m.Type == pb.MsgSnap {
 		_ = from.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+		s.observe(from)
 		return
 	}
 	if s.rng.IntN(3) == 0 {
 		_ = from.rn.ReportUnreachable(m.To)
+		s.observe(from)
 	}
 }
 

@@ -43,6 +43,12 @@ type node struct {
 	crashAfterWrite bool
 	// commitSeen is the highest commit index the node reported.
 	commitSeen uint64
+	// knowsRemoved is set once the node's commit index covers its removal;
+	// wasCampaigning and lastTerm are its role and term when last observed
+	// (see checkRemovedCampaign).
+	knowsRemoved   bool
+	wasCampaigning bool
+	lastTerm       uint64
 }
 
 func (n *node) up() bool { return n.rn != nil }
@@ -69,6 +75,7 @@ func (s *Sim) start(n *node) {
 	}
 	n.rn = rn
 	n.lastApplied = rn.BasicStatus().Applied
+	n.wasCampaigning, n.lastTerm = false, 0
 }
 
 // crash stops n, losing everything it did not persist.
@@ -189,7 +196,9 @@ func (s *Sim) handleReadySync(n *node) {
 		return
 	}
 	s.readStates(n, rd.ReadStates)
-	if err := n.rn.Advance(rd); err != nil {
+	err := n.rn.Advance(rd)
+	s.observe(n)
+	if err != nil {
 		s.failf(CheckNode, "node %d: Advance: %v", n.id, err)
 	}
 	s.crashIfHardStateLost(n)
@@ -299,7 +308,10 @@ func (s *Sim) respond(n *node, resps []*pb.Message) {
 			s.send(n, r)
 			continue
 		}
-		if err := n.rn.Step(r); err != nil {
+		s.noteSentAck(n, r)
+		err := n.rn.Step(r)
+		s.observe(n)
+		if err != nil {
 			s.failf(CheckNode, "node %d refused its own storage response %s: %v", n.id, pb.DescribeMessage(r, formatPayload), err)
 		}
 	}
@@ -321,6 +333,7 @@ func (s *Sim) persist(n *node, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardS
 		}
 		s.checkLogMatching(n, ents)
 	}
+	defer s.noteDurable(n)
 	if hs != nil {
 		if s.opts.Bugs.DropHardState && !s.faultsOff && hs.Vote != 0 && s.rng.IntN(dropHardStateOneIn) == 0 {
 			s.logf("BUG: node %d does not persist %s, and will crash once it handled this write", n.id, pb.DescribeHardState(hs))
@@ -331,7 +344,7 @@ func (s *Sim) persist(n *node, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardS
 			s.failf(CheckNode, "node %d: saving hard state: %v", n.id, err)
 			return
 		}
-		s.noteCommitIndex(n, hs.Commit, hs.Term)
+		s.noteCommitIndex(n, hs.Commit, hs.Term, true)
 	}
 }
 
@@ -405,6 +418,11 @@ func (s *Sim) apply(n *node, e *pb.Entry) {
 			return
 		}
 		cs, err := n.rn.ApplyConfChange(cc)
+		if err == nil {
+			// The ghost commit counts in the leader's configuration.
+			a.conf = cs
+		}
+		s.observe(n)
 		if err != nil {
 			if !errors.Is(err, raft.ErrConfChangeRejected) {
 				s.failf(CheckNode, "node %d: ApplyConfChange(%s): %v", n.id, pb.DescribeEntry(e, formatPayload), err)
@@ -412,8 +430,6 @@ func (s *Sim) apply(n *node, e *pb.Entry) {
 			}
 			// Every node refuses the same entry; the configuration stays.
 			s.logf("node %d refuses to apply %s: %v", n.id, pb.DescribeEntry(e, formatPayload), err)
-		} else {
-			a.conf = cs
 		}
 	}
 	a.log = append(a.log, ae)

@@ -69,6 +69,13 @@ const (
 	CheckElectionSafety     = "election safety"
 	CheckLogMatching        = "log matching"
 	CheckLeaderCompleteness = "leader completeness"
+	// CheckPrematureCommit reports a node that applies an entry, or holds
+	// it below its commit index, before a quorum acknowledged it durably
+	// in its leader's term (ghost.go).
+	CheckPrematureCommit = "premature commit"
+	// CheckRemoved reports a removed node that wins an election after its
+	// removal committed, or campaigns after it learned of its removal.
+	CheckRemoved = "removed node"
 	CheckStateMachine       = "state machine safety"
 	CheckDurability         = "durability"
 	CheckReads              = "linearizable reads"
@@ -231,6 +238,8 @@ func (s *Sim) bootstrap() {
 		peers[i] = raft.Peer{ID: uint64(i + 1)}
 	}
 	s.nextID = uint64(len(peers)) + 1
+	// The bootstrap entries are committed by definition.
+	s.chk.seeding = true
 	for _, p := range peers {
 		n := s.addNode(p.ID)
 		s.start(n)
@@ -241,6 +250,7 @@ func (s *Sim) bootstrap() {
 	}
 	s.logf("bootstrap: %d voters, options: %s", len(peers), s.opts)
 	s.settle()
+	s.chk.ghost.commit = uint64(len(peers))
 	// In asynchronous mode the bootstrap writes are queued: do them now.
 	for _, id := range s.ids {
 		n := s.nodes[id]
@@ -250,6 +260,7 @@ func (s *Sim) bootstrap() {
 			s.settle()
 		}
 	}
+	s.chk.seeding = false
 	s.checkStep(false)
 }
 
