@@ -78,6 +78,13 @@ func (s *Sim) weights() [numActions]float64 {
 	w[actCompact] = 0.7
 	w[actConfChange] = 0.5 * c
 	w[actTransfer] = 0.3 * c
+	if s.opts.LongLog {
+		// Bursts of proposals, on the leader mostly, and frequent
+		// compaction: long logs that followers catch up on by paged
+		// appends and snapshots.
+		w[actPropose] = 25
+		w[actCompact] = 5
+	}
 	return w
 }
 
@@ -113,7 +120,7 @@ func (s *Sim) randomAction() {
 	case actWork:
 		s.doWork()
 	case actPropose:
-		s.propose(pick(s.rng, s.upNodes()))
+		s.proposeSome()
 	case actRead:
 		s.readIndex(pick(s.rng, s.upNodes()))
 	case actDrop:
@@ -203,6 +210,22 @@ func (s *Sim) doWork() {
 		s.processAppend(n)
 	} else {
 		s.processApply(n)
+	}
+}
+
+// proposeSome proposes a payload on a random node, or in long-log runs a
+// burst of them, mostly on the leader.
+func (s *Sim) proposeSome() {
+	if !s.opts.LongLog {
+		s.propose(pick(s.rng, s.upNodes()))
+		return
+	}
+	n := s.leader()
+	if n == nil || s.rng.IntN(4) == 0 {
+		n = pick(s.rng, s.upNodes())
+	}
+	for k := 1 + s.rng.IntN(8); k > 0 && n != nil && n.up(); k-- {
+		s.propose(n)
 	}
 }
 

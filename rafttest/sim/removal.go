@@ -42,8 +42,10 @@ func (s *Sim) checkRemovedCampaign(n *node, st raft.BasicStatus) {
 
 // decommissionRemoved shuts down for good the nodes removed long enough
 // ago (Options.RemovedLinger steps after their removal was first applied),
-// as an operator would, or all of them at once if now is set. Their disks
-// are kept, for the checks.
+// as an operator would, or all of them at once if now is set; in the
+// liveness phase, at once. Their disks are kept, for the checks. (A removed
+// leader without StepDownOnRemoval leads on, keeping the others from
+// electing a member, until it is shut down.)
 func (s *Sim) decommissionRemoved(now bool) {
 	for _, id := range s.ids {
 		n := s.nodes[id]
@@ -51,7 +53,7 @@ func (s *Sim) decommissionRemoved(now bool) {
 		if n.decommissioned || r == 0 {
 			continue
 		}
-		if !now && s.step < s.chk.removedStep[id]+s.opts.RemovedLinger {
+		if !now && !s.faultsOff && s.step < s.chk.removedStep[id]+s.opts.RemovedLinger {
 			continue
 		}
 		n.decommissioned = true

@@ -75,11 +75,11 @@ const (
 	CheckPrematureCommit = "premature commit"
 	// CheckRemoved reports a removed node that wins an election after its
 	// removal committed, or campaigns after it learned of its removal.
-	CheckRemoved = "removed node"
-	CheckStateMachine       = "state machine safety"
-	CheckDurability         = "durability"
-	CheckReads              = "linearizable reads"
-	CheckLiveness           = "liveness"
+	CheckRemoved      = "removed node"
+	CheckStateMachine = "state machine safety"
+	CheckDurability   = "durability"
+	CheckReads        = "linearizable reads"
+	CheckLiveness     = "liveness"
 	// CheckNode reports a node misbehaving in a way no property above
 	// names: a panic, a storage failure, an error where the Ready contract
 	// promises none. It may be a core bug or a simulator bug.
