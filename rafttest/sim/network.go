@@ -121,18 +121,44 @@ func (s *Sim) dropped(env envelope, why string) {
 	}
 }
 
-// duplicate puts a copy of the i-th message on the network. Proposals are
-// not duplicated: the simulated clients send each proposal once and a
-// duplicated proposal would be committed twice, which is what raft
-// promises for a proposal sent twice.
+// duplicate puts a copy of the i-th message on the network. A forwarded
+// proposal of normal entries is duplicated only with
+// Options.DuplicateProposals, and then half the time as the same message
+// handed over twice, as an in-process transport that shares pointers
+// would: the leader must not write into the entries it was given. Each
+// copy may be committed once more (checkProposalOnce). Forwarded
+// configuration changes are not duplicated: a copy applied later could
+// add back a node removed meanwhile.
 func (s *Sim) duplicate(i int) bool {
 	env := s.net[i]
-	if env.m.Type == pb.MsgProp {
-		return false
+	c := env.m
+	if c.Type == pb.MsgProp {
+		if !s.opts.DuplicateProposals || !allNormal(c.Entries) {
+			return false
+		}
+		for _, e := range c.Entries {
+			if id, ok := payloadID(e.Data); ok {
+				s.chk.proposalCopies[id]++
+			}
+		}
+		if s.rng.IntN(2) == 0 {
+			s.net = append(s.net, envelope{m: c, fromInc: env.fromInc})
+			s.event(event{step: s.step, text: "duplicate (the same message)", msg: c})
+			return true
+		}
 	}
-	c := proto.Clone(env.m).(*pb.Message)
+	c = proto.Clone(c).(*pb.Message)
 	s.net = append(s.net, envelope{m: c, fromInc: env.fromInc})
 	s.event(event{step: s.step, text: "duplicate", msg: c})
+	return true
+}
+
+func allNormal(ents []*pb.Entry) bool {
+	for _, e := range ents {
+		if e.Type != pb.EntryNormal {
+			return false
+		}
+	}
 	return true
 }
 

@@ -117,8 +117,8 @@ func chooseOptions(rng *rand.Rand) Options {
 }
 
 // duplicateProposals is whether runs let the network duplicate proposals
-// (Options.DuplicateProposals).
-const duplicateProposals = false
+// (Options.DuplicateProposals); -sim.dupproposals=false turns it off.
+var duplicateProposals = true
 
 // String prints the options in one line, for failure reports.
 func (o Options) String() string {

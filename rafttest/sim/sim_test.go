@@ -21,6 +21,7 @@ var (
 	flagSeed  = flag.Uint64("sim.seed", 0, "the seed TestReplay runs")
 	flagTrace = flag.Int("sim.trace", DefaultTraceLen, "events shown with a failure")
 	flagV     = flag.Bool("sim.v", false, "TestReplay prints every event as it happens")
+	flagDup   = flag.Bool("sim.dupproposals", true, "let the network duplicate forwarded proposals (Options.DuplicateProposals)")
 
 	flagDropHardState = flag.Bool("sim.bug.drophardstate", false, "TestReplay: inject the DropHardState application bug")
 	flagApplyTwice    = flag.Bool("sim.bug.applytwice", false, "TestReplay: inject the ApplyTwice application bug")
@@ -98,6 +99,7 @@ func TestLeaseReads(t *testing.T) {
 // simulate runs seedCount seeds of the configurations mk makes and reports
 // every failing one.
 func simulate(t *testing.T, mk func(seed uint64) Config) {
+	duplicateProposals = *flagDup
 	n := seedCount()
 	start := time.Now()
 	results := runSeeds(*flagFirst, n, mk)
@@ -134,6 +136,7 @@ func TestReplay(t *testing.T) {
 	if *flagSeed == 0 {
 		t.Skip("give the seed to replay with -sim.seed=N")
 	}
+	duplicateProposals = *flagDup
 	cfg := Config{
 		Seed: *flagSeed, Steps: *flagSteps, TraceLen: *flagTrace,
 		Bugs: AppBugs{DropHardState: *flagDropHardState, ApplyTwice: *flagApplyTwice},
