@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+
+	pb "github.com/tickraft/raft/raftpb"
 )
 
 // ReadOnlyOption chooses how the leader confirms it is still the leader
@@ -131,8 +133,15 @@ type Config struct {
 	// either way.
 	EagerCommitPropagation bool
 
-	// Seed seeds the source of randomized election timeouts when Rand is nil.
-	// Two nodes with the same Config, Seed included, behave identically.
+	// Seed seeds the source of randomized election timeouts when Rand is nil,
+	// together with the node's ID and the state it starts from (the
+	// persisted hard state and last index). Two nodes with the same Config
+	// and the same storage behave identically, which makes runs replayable;
+	// a node restarted after its term, vote, commit index or log moved on
+	// draws a new sequence of timeouts rather than replaying the old one.
+	// The state need not move between two restarts: a production program
+	// should set Seed to a fresh random value at every start (for instance
+	// from crypto/rand), and only tests should fix it.
 	Seed uint64
 	// Rand, when set, is the source of randomness and Seed is ignored. It is
 	// used only by this node and must not be shared between nodes.
@@ -198,10 +207,28 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// newRand returns the node's source of randomness.
-func (c *Config) newRand() *rand.Rand {
+// newRand returns the node's source of randomness, for a node starting
+// from hard state hs and last index last (see Seed). A node starting empty
+// uses Seed and ID alone.
+func (c *Config) newRand(hs *pb.HardState, last uint64) *rand.Rand {
 	if c.Rand != nil {
 		return rand.New(c.Rand)
 	}
-	return rand.New(rand.NewPCG(c.Seed, c.ID))
+	seed := c.Seed
+	if hs.GetTerm() != 0 || hs.GetVote() != 0 || hs.GetCommit() != 0 || last != 0 {
+		for _, v := range []uint64{hs.GetTerm(), hs.GetVote(), hs.GetCommit(), last} {
+			seed = splitmix64(seed ^ v)
+		}
+	}
+	return rand.New(rand.NewPCG(seed, c.ID))
+}
+
+// splitmix64 is the finalizer of the SplitMix64 generator: it spreads every
+// input bit over the output, so seeds that differ a little draw unrelated
+// sequences.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }

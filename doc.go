@@ -147,9 +147,13 @@ Invalid input is an error, never a crash: NewRawNode validates its Config,
 Step rejects local message types (ErrStepLocalMsg), responses from unknown
 peers (ErrStepPeerNotFound) and messages inconsistent with the log
 (ErrInvalidMessage, counted in BasicStatus.DroppedMessages). A Storage error
-other than ErrCompacted, ErrUnavailable and ErrSnapshotTemporarilyUnavailable
-stops the node: from then on it neither votes, campaigns nor appends, and
-its API calls return an error wrapping ErrStorageFailed. A panic is kept
+stops the node, except ErrCompacted from Entries and Term (the log was
+compacted meanwhile) and ErrSnapshotTemporarilyUnavailable from Snapshot
+(asked again later); ErrUnavailable from storage means it lost entries it
+acknowledged, and stops the node too. So does a follower that learns from
+its leader that its storage lost entries it had acknowledged (the error
+names them). From then on the node neither votes, campaigns nor appends,
+and its API calls return an error wrapping ErrStorageFailed. A panic is kept
 for broken internal invariants only, and its message names the invariant.
 
 # Logging

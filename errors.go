@@ -34,7 +34,10 @@ var ErrConfChangeRejected = errors.New("raft: configuration change rejected")
 var ErrInvalidMessage = errors.New("raft: invalid message")
 
 // ErrStorageFailed wraps the error of a Storage call that failed with
-// anything other than ErrCompacted or ErrUnavailable. After it the node stops
+// anything but the two errors tolerated where they can happen (ErrCompacted
+// from Entries and Term, ErrSnapshotTemporarilyUnavailable from Snapshot;
+// see Storage), or the discovery that storage lost entries the node had
+// acknowledged as durable. After it the node stops
 // taking part in the cluster: it does not vote, campaign or append, and
 // every call that steps the state machine returns this error.
 var ErrStorageFailed = errors.New("raft: storage failed, node stopped")
@@ -42,3 +45,13 @@ var ErrStorageFailed = errors.New("raft: storage failed, node stopped")
 // ErrTransferRejected wraps the reason a leader refused a leadership
 // transfer request (the transferee is a learner).
 var ErrTransferRejected = errors.New("raft: leader transfer rejected")
+
+// ErrInvalidCall is returned when the application calls the API in a way
+// its contract rules out (Advance without a Ready handed out, an unknown
+// SnapshotStatus). The call changed nothing.
+var ErrInvalidCall = errors.New("raft: invalid call")
+
+// errStorageLost is why a node stops when its log lacks entries it
+// acknowledged to the leader: its storage lost writes it reported durable.
+// It is wrapped in ErrStorageFailed, with the indexes lost.
+var errStorageLost = errors.New("raft: storage lost acknowledged entries")

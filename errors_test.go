@@ -315,15 +315,15 @@ func TestStepForgedMessagesAreInvalid(t *testing.T) {
 		name string
 		m    *pb.Message
 	}{
-		{"snapshot never handed out", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread,
+		{"snapshot never handed out", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1,
 			Snapshot: &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: 1000, Term: 5}}}},
-		{"apply beyond the applying index", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread,
+		{"apply beyond the applying index", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread, To: 1,
 			Entries: []*pb.Entry{{Index: 1000, Term: 5}}}},
-		{"nil entry in an apply response", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread,
+		{"nil entry in an apply response", &pb.Message{Type: pb.MsgStorageApplyResp, From: LocalApplyThread, To: 1,
 			Entries: []*pb.Entry{nil}}},
-		{"nil entry in an append response", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread,
+		{"nil entry in an append response", &pb.Message{Type: pb.MsgStorageAppendResp, From: LocalAppendThread, To: 1,
 			Entries: []*pb.Entry{nil}}},
-		{"nil entry in an append", &pb.Message{Type: pb.MsgApp, From: 2, Term: 1, Entries: []*pb.Entry{nil}}},
+		{"nil entry in an append", &pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 1, Entries: []*pb.Entry{nil}}},
 		{"nil entry in a proposal", &pb.Message{Type: pb.MsgProp, Entries: []*pb.Entry{nil}}},
 		{"nil entry in a read", &pb.Message{Type: pb.MsgReadIndex, Entries: []*pb.Entry{nil}}},
 	} {

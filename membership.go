@@ -3,10 +3,12 @@ package raft
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/tickraft/raft/confchange"
 	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // checkConfChangeProposal decides whether the leader accepts a proposed
@@ -42,6 +44,42 @@ func (r *raft) checkConfChangeProposal(e *pb.Entry) error {
 	return nil
 }
 
+// asConfChangeV2 returns cc in its V2 form, or an error wrapping
+// ErrConfChangeRejected that says why cc cannot be a change at all: nil
+// (untyped, or a typed nil of either version), a nil single change inside
+// it, or a Transition that is not one of the three defined.
+func asConfChangeV2(cc pb.ConfChangeI) (*pb.ConfChangeV2, error) {
+	if cc == nil {
+		return nil, fmt.Errorf("%w: nil configuration change", ErrConfChangeRejected)
+	}
+	if v1, ok := cc.AsV1(); ok && v1 == nil {
+		return nil, fmt.Errorf("%w: nil *raftpb.ConfChange", ErrConfChangeRejected)
+	}
+	v2 := cc.AsV2()
+	if v2 == nil {
+		return nil, fmt.Errorf("%w: nil *raftpb.ConfChangeV2", ErrConfChangeRejected)
+	}
+	if err := checkConfChangeV2(v2); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
+	}
+	return v2, nil
+}
+
+// checkConfChangeV2 rejects what the change logic would otherwise
+// misread: a nil single change (read as "add node 0") and an unknown
+// Transition (read as JointExplicit, leaving the cluster joint).
+func checkConfChangeV2(cc *pb.ConfChangeV2) error {
+	if _, ok := pb.ConfChangeTransition_name[int32(cc.Transition)]; !ok {
+		return fmt.Errorf("unknown transition %d", int32(cc.Transition))
+	}
+	for i, c := range cc.Changes {
+		if c == nil {
+			return fmt.Errorf("change %d of %d is nil", i+1, len(cc.Changes))
+		}
+	}
+	return nil
+}
+
 // decodeConfChange reads the change held by a configuration change entry.
 func decodeConfChange(e *pb.Entry) (pb.ConfChangeI, error) { return pb.UnmarshalConfChange(e) }
 
@@ -54,6 +92,9 @@ func (r *raft) changer() confChanger {
 // apply computes the configuration a change leads to, without installing
 // it.
 func (c confChanger) apply(cc *pb.ConfChangeV2) (progress.Config, progress.Map, error) {
+	if err := checkConfChangeV2(cc); err != nil {
+		return progress.Config{}, nil, err
+	}
 	if cc.LeaveJoint() {
 		return c.LeaveJoint()
 	}
@@ -127,12 +168,56 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 	return cs
 }
 
+// committedConfChange is a configuration change handed out to the
+// application in CommittedEntries and not applied yet.
+type committedConfChange struct {
+	index uint64
+	cc    *pb.ConfChangeV2
+}
+
+// handOutConfChanges records the configuration changes among committed
+// entries handed out to the application, which ApplyConfChange may then
+// apply. Entries that do not decode are left out: no change can match them.
+func (r *raft) handOutConfChanges(ents []*pb.Entry) {
+	for _, e := range ents {
+		if e.Type != pb.EntryConfChange && e.Type != pb.EntryConfChangeV2 {
+			continue
+		}
+		if cc, err := decodeConfChange(e); err == nil {
+			r.confToApply = append(r.confToApply, committedConfChange{index: e.Index, cc: cc.AsV2()})
+		}
+	}
+}
+
+// takeCommittedConfChange finds cc among the changes handed out and not
+// applied, and forgets it and the ones before it (which the application
+// skipped). It returns an error, forgetting nothing, if cc is not there.
+func (r *raft) takeCommittedConfChange(cc *pb.ConfChangeV2) error {
+	for i, h := range r.confToApply {
+		if proto.Equal(h.cc, cc) {
+			r.confToApply = slices.Delete(r.confToApply, 0, i+1)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is not a committed change handed out in CommittedEntries and not applied yet (%d pending)",
+		ErrConfChangeRejected, pb.ConfChangesToString(cc.Changes), len(r.confToApply))
+}
+
 // appliedTo records that the application applied entries up to index,
 // releasing size bytes of the apply budget, and leaves an automatic joint
 // configuration once its entry is applied.
 func (r *raft) appliedTo(index, size uint64) {
 	newApplied := max(index, r.raftLog.applied)
 	r.raftLog.appliedTo(newApplied, size)
+	// Changes the application acknowledged as applied without applying
+	// them were skipped; they can no longer be applied.
+	n := 0
+	for n < len(r.confToApply) && r.confToApply[n].index <= newApplied {
+		n++
+	}
+	if n > 0 {
+		r.confToApply = slices.Delete(r.confToApply, 0, n)
+	}
 	r.maybeAutoLeave()
 }
 

@@ -168,6 +168,20 @@ type raft struct {
 	logger *slog.Logger
 	rand   *rand.Rand
 
+	// ownProposal is RawNode's reused proposal message: its entries are
+	// fresh ones the node allocated for the proposal, which the leader may
+	// stamp in place. The entries of any other MsgProp belong to whoever
+	// stepped it and are copied (see copyProposal).
+	ownProposal *pb.Message
+	// propEntries is where copyProposal takes its entries from (see chunk).
+	propEntries chunk[pb.Entry]
+
+	// confToApply are the configuration changes handed out in
+	// CommittedEntries and not yet applied, in log order: the only changes
+	// ApplyConfChange accepts. Acknowledging entries as applied drops the
+	// changes among them.
+	confToApply []committedConfChange
+
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
@@ -204,7 +218,7 @@ func newRaft(c *Config) (*raft, error) {
 		electionTimeout:             c.ElectionTick,
 		heartbeatTimeout:            c.HeartbeatTick,
 		logger:                      c.Logger.With(slog.Uint64(keyNode, c.ID)),
-		rand:                        c.newRand(),
+		rand:                        c.newRand(hs, raftlog.lastIndex()),
 		checkQuorum:                 c.CheckQuorum,
 		preVote:                     c.PreVote,
 		readOnly:                    newReadOnly(c.ReadOnlyOption),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
@@ -89,6 +90,9 @@ type RawNode struct {
 	prevSoftSt SoftState
 	// prevHardSt is the hard state of the previous Ready.
 	prevTerm, prevVote, prevCommit uint64
+	// readyOut says a Ready was handed out that Advance has not
+	// acknowledged yet (synchronous mode).
+	readyOut bool
 
 	// adv is what the next Advance acknowledges in synchronous mode: the
 	// application's write and apply of the last Ready are done by then.
@@ -142,6 +146,7 @@ func NewRawNode(c *Config) (*RawNode, error) {
 		return nil, err
 	}
 	rn := &RawNode{raft: r, asyncStorageWrites: cfg.AsyncStorageWrites}
+	r.ownProposal = &rn.propMsg
 	rn.prevSoftSt = r.softState()
 	rn.prevTerm, rn.prevVote, rn.prevCommit = r.Term, r.Vote, r.raftLog.committed
 	return rn, nil
@@ -193,8 +198,8 @@ func (rn *RawNode) propose(e *pb.Entry) error {
 // *pb.ConfChangeV2). A change the leader refuses returns an error wrapping
 // ErrConfChangeRejected, and nothing is appended.
 func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
-	if cc == nil {
-		return fmt.Errorf("%w: nil configuration change", ErrConfChangeRejected)
+	if _, err := asConfChangeV2(cc); err != nil {
+		return err
 	}
 	typ, data, err := pb.MarshalConfChange(cc)
 	if err != nil {
@@ -204,24 +209,38 @@ func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
 }
 
 // ApplyConfChange applies a committed configuration change, which the
-// application must do when it applies the entry holding it, and returns the
-// resulting configuration to store with the application's state. A change
-// that cannot be applied returns an error and leaves the configuration as it
-// was; every node reaches the same decision for the same entry.
+// application must do when it applies the entry holding it (before the
+// Advance, or the MsgStorageApplyResp, that acknowledges the entry), and
+// returns the resulting configuration to store with the application's
+// state. A change that cannot be applied returns an error and leaves the
+// configuration as it was; every node reaches the same decision for the
+// same entry.
+//
+// The change must be one this node handed out in CommittedEntries and has
+// not applied yet (an application may skip one; applying a later one
+// forgets the skipped ones). Anything else (nil, a change never committed,
+// one applied already) is refused with an error wrapping
+// ErrConfChangeRejected, and nothing changes.
 func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
-	if cc == nil {
-		return nil, fmt.Errorf("%w: nil configuration change", ErrConfChangeRejected)
+	v2, err := asConfChangeV2(cc)
+	if err != nil {
+		return nil, err
 	}
 	if rn.raft.failed != nil {
 		return nil, rn.raft.failed
 	}
-	return rn.raft.applyConfChange(cc.AsV2())
+	if err := rn.raft.takeCommittedConfChange(v2); err != nil {
+		return nil, err
+	}
+	return rn.raft.applyConfChange(v2)
 }
 
 // Step hands the node a message received from a peer, or a storage
 // response in AsyncStorageWrites mode. The node may keep m and its entries
-// (an append's entries join the log): do not modify or reuse them after the
-// call, and step a message once.
+// (an append's entries join the log): do not modify them after the call.
+// The node never writes into them either, so a message stepped twice (a
+// retry, a duplicate from the network) is simply a duplicate: a proposal
+// stepped twice is proposed twice.
 func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return fmt.Errorf("%w: nil message", ErrInvalidMessage)
@@ -243,6 +262,10 @@ func (rn *RawNode) Step(m *pb.Message) error {
 		// acknowledges its own entries, it never rejects them.)
 		return rn.raft.invalid(m, "a node never sends itself a %s (reject %v)", m.Type, m.Reject)
 	}
+	if m.To != rn.raft.id && !(m.To == None && appRequest(m.Type)) {
+		// Stepping it would answer as if we were the addressee.
+		return rn.raft.invalid(m, "addressed to %d, not to this node (%d)", m.To, rn.raft.id)
+	}
 	if m.Term == 0 && needsTerm(m.Type) {
 		// The state machine takes a message without a term for a local
 		// one; a peer's message of this type always carries its term.
@@ -253,17 +276,36 @@ func (rn *RawNode) Step(m *pb.Message) error {
 			return rn.raft.invalid(m, "a nil entry")
 		}
 	}
-	if m.Term > maxTerm && m.From != rn.raft.id {
+	if m.From != rn.raft.id && m.Term > maxTerm {
 		// (Our own vote may be beyond it: a campaign adds one.)
 		return rn.raft.invalid(m, "term %d is beyond %d", m.Term, uint64(maxTerm))
+	}
+	if m.Term > rn.raft.Term+maxTermJump && m.From != rn.raft.id && rn.raft.trk.Progress[m.From] == nil {
+		return rn.raft.invalid(m, "term %d from a node outside the configuration is more than %d terms ahead of ours (%d)",
+			m.Term, uint64(maxTermJump), rn.raft.Term)
 	}
 	return rn.raft.Step(m)
 }
 
-// maxTerm bounds the terms a node accepts from peers. No cluster comes near
-// it; a message beyond it is corrupt or forged, and the bound keeps a
-// campaign's Term+1 from overflowing.
-const maxTerm = math.MaxUint64 / 2
+// maxTerm bounds the terms a node accepts, and maxTermJump how far beyond
+// its own term a node outside its configuration may move it. Terms grow by
+// one per election; even an election every millisecond takes 35 years to
+// add 2^40, so a message beyond either bound is corrupt or forged.
+//
+// A node at the end of the term space could never campaign again (its vote
+// requests would be beyond every peer's bound): one forged message from an
+// unknown sender would wedge it for good. The jump bound stops that. A
+// legitimate sender outside the configuration (a new member this node has
+// not learned of yet, leading or campaigning) is never that far ahead. A
+// node that a sender outside the configuration did move up is a member to
+// its peers, which take its higher term from its next campaign: the forged
+// term costs an election, not the node. Members' terms are trusted, as Raft
+// trusts its peers; the bound on the term itself only keeps a campaign's
+// Term+1 from overflowing.
+const (
+	maxTerm     = math.MaxUint64 / 2
+	maxTermJump = 1 << 40
+)
 
 // fromSelf reports whether a message of type t may name this node as its
 // sender: its own acknowledgement and vote, delivered by the append thread
@@ -277,15 +319,21 @@ func fromSelf(t pb.MessageType) bool {
 	return false
 }
 
+// appRequest reports whether the application may step a message of type t
+// itself, without addressing it (To None stands for this node).
+func appRequest(t pb.MessageType) bool {
+	switch t {
+	case pb.MsgProp, pb.MsgReadIndex, pb.MsgTransferLeader, pb.MsgForgetLeader:
+		return true
+	}
+	return false
+}
+
 // needsTerm reports whether messages of type t from peers carry a term:
 // every network message but proposals and reads forwarded by followers, and
 // the requests an application may step itself (TransferLeader, ForgetLeader).
 func needsTerm(t pb.MessageType) bool {
-	switch t {
-	case pb.MsgProp, pb.MsgReadIndex, pb.MsgTransferLeader, pb.MsgForgetLeader:
-		return false
-	}
-	return t >= 0 && t <= pb.MsgForgetLeader && !pb.IsLocalMsg(t)
+	return !appRequest(t) && t >= 0 && t <= pb.MsgForgetLeader && !pb.IsLocalMsg(t)
 }
 
 // isStorageResp reports whether m is the response of one of the storage
@@ -310,6 +358,7 @@ func (rn *RawNode) Ready() Ready {
 		rn.raft.logger.Error("raft Ready called again before Advance; returning an empty Ready")
 		return Ready{}
 	}
+	rn.readyOut = !rn.asyncStorageWrites
 	rd := rn.readyWithoutAccept()
 	rn.acceptReady(rd)
 	rd.Messages = handOut(rd.Messages)
@@ -480,6 +529,7 @@ func (rn *RawNode) acceptReady(rd Ready) {
 	r.msgsAfterAppend = r.msgsAfterAppend[:0]
 	r.selfAckIndex, r.selfAckTerm = 0, 0
 	r.raftLog.acceptUnstable()
+	r.handOutConfChanges(rd.CommittedEntries)
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.raftLog.acceptApplying(rd.CommittedEntries[n-1].Index, applyingSize(rd.CommittedEntries), rn.applyUnstableEntries())
 	}
@@ -542,6 +592,10 @@ func (rn *RawNode) Advance(_ Ready) error {
 	if rn.raft.failed != nil {
 		return rn.raft.failed
 	}
+	if !rn.readyOut {
+		return fmt.Errorf("%w: Advance without a Ready handed out since the last Advance", ErrInvalidCall)
+	}
+	rn.readyOut = false
 	r := rn.raft
 	w := &rn.adv
 	if !w.pending {
@@ -602,6 +656,9 @@ func (rn *RawNode) ReportUnreachable(id uint64) error {
 // ReportSnapshot tells the leader whether sending a snapshot to id
 // finished or failed.
 func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) error {
+	if status != SnapshotFinish && status != SnapshotFailure {
+		return fmt.Errorf("%w: unknown SnapshotStatus %d", ErrInvalidCall, int(status))
+	}
 	return rn.raft.Step(&pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: status == SnapshotFailure})
 }
 
@@ -620,6 +677,9 @@ func (rn *RawNode) Bootstrap(peers []Peer) error {
 	r := rn.raft
 	if r.raftLog.lastIndex() != 0 || r.Term != 0 {
 		return ErrBootstrapNotEmpty
+	}
+	if !slices.ContainsFunc(peers, func(p Peer) bool { return p.ID == r.id }) {
+		return fmt.Errorf("%w: Bootstrap peers must include this node (%d)", ErrInvalidConfig, r.id)
 	}
 	seen := map[uint64]bool{}
 	ents := make([]*pb.Entry, 0, len(peers))

@@ -13,8 +13,9 @@ import (
 
 // appendEntry appends proposed entries to the leader's log, stamping them
 // with the current term and the next indexes. It refuses them when they
-// would exceed the uncommitted-size limit. The entries are owned by the
-// log from here on.
+// would exceed the uncommitted-size limit. The entries must be the node's
+// own (created by it, or copied by copyProposal): they are owned by the log
+// from here on.
 func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	// Refuse before stamping: a refused proposal's entries stay untouched.
 	if !r.increaseUncommittedSize(es) {
@@ -266,7 +267,15 @@ func leaderPropose(r *raft, m *pb.Message) error {
 		}
 		confIndex = r.raftLog.lastIndex() + uint64(i) + 1
 	}
-	if !r.appendEntry(m.Entries...) {
+	ents := m.Entries
+	if m != r.ownProposal {
+		// The entries belong to the caller (a message from the network, a
+		// retry, a transport that shares pointers): the log gets copies to
+		// stamp, so stepping the same message again is a clean second
+		// proposal and never rewrites entries the log already holds.
+		ents = r.copyProposal(ents)
+	}
+	if !r.appendEntry(ents...) {
 		return ErrProposalDropped
 	}
 	if confIndex != 0 {
@@ -275,6 +284,25 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	// Sent with the next Ready: proposals stepped until then share appends.
 	r.bcastPending = true
 	return nil
+}
+
+// propEntChunkSize is the number of entries allocated together for the
+// copies copyProposal makes.
+const propEntChunkSize = 16
+
+// copyProposal returns fresh entries with the content of ents (not their
+// term and index, which the leader assigns), for the log to own.
+func (r *raft) copyProposal(ents []*pb.Entry) []*pb.Entry {
+	out := make([]*pb.Entry, len(ents))
+	for i, e := range ents {
+		c := r.propEntries.next(propEntChunkSize)
+		c.Type, c.Data = e.Type, e.Data
+		if u := e.ProtoReflect().GetUnknown(); len(u) > 0 {
+			c.ProtoReflect().SetUnknown(u)
+		}
+		out[i] = c
+	}
+	return out
 }
 
 func followerPropose(r *raft, m *pb.Message) error {
@@ -386,10 +414,18 @@ func (r *raft) checkAgainstCommitted(m *pb.Message) error {
 
 // handleHeartbeat is the follower side of MsgHeartbeat.
 func (r *raft) handleHeartbeat(m *pb.Message) error {
-	if m.Commit > r.raftLog.lastIndex() {
-		// The leader caps the commit index at what we acknowledged, so this
-		// cannot come from a correct leader.
-		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, r.raftLog.lastIndex())
+	if last := r.raftLog.lastIndex(); m.Commit > last {
+		if m.From == r.lead && r.trk.Progress[m.From] != nil {
+			// The leader caps the commit index at what we acknowledged in
+			// its term, and our log keeps what it acknowledged: storage
+			// lost entries it reported durable (an fsync that lied, a lost
+			// unsynced tail). Going on would leave this node behind for
+			// good, rejecting every append; stop and say what was lost.
+			return r.fail(fmt.Errorf("%w: leader %d of term %d commits index %d, which this node acknowledged, "+
+				"but the log ends at index %d: entries %d to at least %d were lost",
+				errStorageLost, m.From, r.Term, m.Commit, last, last+1, m.Commit))
+		}
+		return r.invalid(m, "commit index %d beyond the last index %d", m.Commit, last)
 	}
 	if err := r.raftLog.commitTo(m.Commit); err != nil {
 		return r.invalid(m, "%v", err)
@@ -454,6 +490,18 @@ func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 	r.logger.Debug("raft append rejected",
 		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index),
 		slog.Uint64("hint_index", m.RejectHint), slog.Uint64("hint_term", m.LogTerm))
+	if m.RejectHint < pr.Match {
+		// A peer holds what it acknowledged, so it hints at Match or
+		// above. Below it, the rejection was sent before that
+		// acknowledgement (the network reordered them) or the peer's
+		// storage lost entries it reported durable: that peer never
+		// catches up (Match stays where it was), and stops once the next
+		// heartbeat tells it.
+		r.logger.Warn("raft peer rejected an append below the index it acknowledged: a stale rejection, "+
+			"or the peer lost acknowledged entries",
+			slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("hint_index", m.RejectHint),
+			slog.String(keyProgress, pr.String()))
+	}
 	next := m.RejectHint
 	if m.LogTerm > 0 {
 		// The follower's log has term m.LogTerm at m.RejectHint. Our last

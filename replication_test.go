@@ -753,12 +753,14 @@ func TestInvalidAppendConflictingWithCommitted(t *testing.T) {
 
 // A heartbeat's commit index beyond the follower's log cannot come from a
 // correct leader (it caps the index at the follower's Match); committing
-// it would point past the end of the log.
+// it would point past the end of the log. From a sender outside the
+// configuration it is dropped as invalid (from the node's leader it means
+// storage lost entries: TestFollowerStopsWhenStorageLostAcknowledgedEntries).
 func TestInvalidHeartbeatCommitBeyondLastIndex(t *testing.T) {
 	r := rpNode(t, 2, rpStorage(t, 3, &pb.HardState{Term: 1}, rpLog(1, 1)), nil)
 	var err error
 	require.NotPanics(t, func() {
-		err = r.Step(&pb.Message{From: 1, To: 2, Term: 1, Type: pb.MsgHeartbeat, Commit: 5})
+		err = r.Step(&pb.Message{From: 9, To: 2, Term: 1, Type: pb.MsgHeartbeat, Commit: 5})
 	})
 	require.ErrorIs(t, err, ErrInvalidMessage)
 	require.Zero(t, r.raftLog.committed)

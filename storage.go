@@ -21,7 +21,9 @@ var ErrCompacted = errors.New("raft: requested index is unavailable due to compa
 var ErrSnapOutOfDate = errors.New("raft: requested index is older than the existing snapshot")
 
 // ErrUnavailable is returned by Storage.Entries and Storage.Term when the
-// requested index is beyond the storage's last index.
+// requested index is beyond the storage's last index. The node never asks
+// for such an index, so from a Storage it stops the node like any other
+// failure (see Storage).
 var ErrUnavailable = errors.New("raft: requested entry at index is unavailable")
 
 // ErrSnapshotTemporarilyUnavailable is returned by Storage.Snapshot when the
@@ -34,9 +36,21 @@ var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporaril
 // The state machine only reads from it; the application writes to it while
 // handling a Ready, before it calls Advance.
 //
-// Any error other than ErrCompacted, ErrUnavailable and
-// ErrSnapshotTemporarilyUnavailable is treated as a storage failure: the node
-// stops taking part in the cluster and reports the error.
+// # Errors
+//
+// The node asks only for what storage acknowledged: indexes from
+// FirstIndex()-1 up to the last entry it handed out and was told is
+// persisted. So exactly two errors are tolerated, each where it can
+// legitimately happen:
+//
+//   - ErrCompacted from Entries and Term: the application compacted the log
+//     meanwhile. A leader sends the peer a snapshot instead.
+//   - ErrSnapshotTemporarilyUnavailable from Snapshot: the snapshot is being
+//     built. The leader asks again at the peer's next probe.
+//
+// Every other error from any method stops the node (ErrStorageFailed),
+// ErrUnavailable included: storage lacks an index it acknowledged as
+// persisted, so it lost it.
 type Storage interface {
 	// InitialState returns the persisted HardState and ConfState.
 	InitialState() (*pb.HardState, *pb.ConfState, error)
