@@ -10,10 +10,9 @@ import (
 
 // Tests of how a new commit index reaches followers. By default it rides
 // on the next append with entries or the next heartbeat; with
-// EagerCommitPropagation the leader sends it at once. The other tests of
-// the package use eager propagation (testConfig, rnNewCluster).
-
-func lazyCommit(cfg *Config) { cfg.EagerCommitPropagation = false }
+// EagerCommitPropagation the leader sends it at once. The test harnesses
+// (testConfig, rnNewCluster, mbCluster) default to lazy propagation, like
+// Config; eagerCommit marks the tests that need eager propagation.
 
 // commitOnlyApps returns the queued appends that carry no entries.
 func commitOnlyApps(c *rnCluster) []*pb.Message {
@@ -42,7 +41,7 @@ func settleAcks(c *rnCluster) []*pb.Message {
 }
 
 func TestCommitLazyByDefault(t *testing.T) {
-	c := rnNewCluster(t, 3, lazyCommit)
+	c := rnNewCluster(t, 3, nil)
 	c.elect(1)
 	c.queue = nil
 	c.propose(1, "a")
@@ -71,7 +70,7 @@ func TestCommitLazyByDefault(t *testing.T) {
 }
 
 func TestCommitEagerSendsAtOnce(t *testing.T) {
-	c := rnNewCluster(t, 3, nil) // eager in this harness
+	c := rnNewCluster(t, 3, eagerCommit)
 	c.elect(1)
 	c.queue = nil
 	c.propose(1, "a")
@@ -88,7 +87,6 @@ func TestCommitEagerSendsAtOnce(t *testing.T) {
 // follower can apply up to the read's index at once.
 func TestCommitSentWithLeaseReadAnswer(t *testing.T) {
 	c := rnNewCluster(t, 3, func(cfg *Config) {
-		lazyCommit(cfg)
 		leaseConfig(cfg)
 	})
 	c.elect(1)
@@ -116,7 +114,7 @@ func TestCommitSentWithLeaseReadAnswer(t *testing.T) {
 // The transferee of a leader transfer learns the commit index before it
 // campaigns, so that it starts its term knowing what is committed.
 func TestCommitSentBeforeTimeoutNow(t *testing.T) {
-	c := rnNewCluster(t, 3, lazyCommit)
+	c := rnNewCluster(t, 3, nil)
 	c.elect(1)
 	c.propose(1, "a")
 	require.Empty(t, settleAcks(c))

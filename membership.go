@@ -125,6 +125,7 @@ func (r *raft) applyConfChange(cc *pb.ConfChangeV2) (*pb.ConfState, error) {
 // leader: commit what the new quorum already has, probe new peers, step
 // down if removed.
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfState {
+	old := r.trk.Progress
 	r.trk.Config = cfg
 	r.trk.Progress = prs
 	cs := r.trk.ConfState()
@@ -156,7 +157,16 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 		r.bcastPending = true
 	}
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
-		if id != r.id && r.owesAppend(pr) {
+		if id == r.id {
+			return
+		}
+		if _, known := old[id]; !known {
+			// A new peer is probed with the next Ready, even with nothing
+			// to send yet: its answer starts its catch-up, and a change
+			// proposed next may need its vote.
+			r.probeNew = append(r.probeNew, id)
+			r.bcastPending = true
+		} else if r.owesAppend(pr) {
 			r.bcastPending = true
 		}
 	})

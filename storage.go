@@ -52,7 +52,10 @@ var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporaril
 // ErrUnavailable included: storage lacks an index it acknowledged as
 // persisted, so it lost it.
 type Storage interface {
-	// InitialState returns the persisted HardState and ConfState.
+	// InitialState returns the persisted HardState and the ConfState of the
+	// latest snapshot (empty when there is none). The node replays the
+	// configuration changes applied since from the log, so a later
+	// configuration must not be reported here.
 	InitialState() (*pb.HardState, *pb.ConfState, error)
 	// Entries returns the entries in [lo, hi). The result is limited to
 	// maxSize bytes of encoded entries but holds at least one entry when any
