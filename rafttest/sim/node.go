@@ -327,11 +327,16 @@ func (s *Sim) persist(n *node, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardS
 		}
 	}
 	if len(ents) > 0 {
+		last, _ := n.storage.LastIndex()
 		if err := n.storage.Append(ents); err != nil {
 			s.failf(CheckNode, "node %d: appending %s: %v", n.id, describeEntries(ents), err)
 			return
 		}
 		s.checkLogMatching(n, ents)
+		if ents[0].Index <= last {
+			// The write replaced entries: a disk lost state.
+			defer s.checkDurability()
+		}
 	}
 	defer s.noteDurable(n)
 	if hs != nil {
