@@ -41,6 +41,11 @@ var TruncateOnStaleAppend bool
 // can then rest on a disk that does not hold the entry.
 var SelfAckBeforePersist bool
 
+// RemovedNodeCampaigns makes a node that applied its own removal still
+// believe it may lead: it campaigns at every election timeout, disturbing
+// the cluster it left.
+var RemovedNodeCampaigns bool
+
 // VoteTwice makes a node grant its vote to any up-to-date candidate of its
 // current term, even after voting for another one: two candidates can win
 // the same term.

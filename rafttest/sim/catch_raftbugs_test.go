@@ -69,6 +69,17 @@ func TestCheckersCatchCoreBugs(t *testing.T) {
 			}}
 		})
 	})
+	t.Run("RemovedNodeCampaigns", func(t *testing.T) {
+		inject(t, &bugs.RemovedNodeCampaigns)
+		// Removed nodes must keep running for a while, and configuration
+		// changes be frequent.
+		catch(t, 500, []string{CheckRemoved}, func(seed uint64) Config {
+			return Config{Seed: seed, Steps: DefaultSteps, Tweak: func(o *Options) {
+				o.RemovedLinger = 1000
+				o.Chaos = 4
+			}}
+		})
+	})
 	t.Run("VoteTwice", func(t *testing.T) {
 		inject(t, &bugs.VoteTwice)
 		catch(t, 500, []string{CheckElectionSafety}, func(seed uint64) Config {
