@@ -82,8 +82,9 @@ func (s *Sim) weights() [numActions]float64 {
 		// Bursts of proposals, on the leader mostly, and frequent
 		// compaction: long logs that followers catch up on by paged
 		// appends and snapshots.
-		w[actPropose] = 25
-		w[actCompact] = 5
+		w[actPropose] = 15
+		w[actCompact] = 15
+		w[actDeliver] *= 2
 	}
 	return w
 }

@@ -2,10 +2,13 @@ package sim
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // node is one simulated server. Its storage and state machine are its disk
@@ -244,22 +247,33 @@ func (s *Sim) noteReady(n *node, rd *raft.Ready) {
 	if s.opts.AsyncStorageWrites {
 		return
 	}
-	var parts []string
+	if rd.HardState == nil && len(rd.Entries) == 0 && rd.Snapshot == nil && len(rd.CommittedEntries) == 0 {
+		return
+	}
+	// Described only if the trace is printed: entries are never modified
+	// once handed out, but the slices holding them may be reused.
+	var hs *pb.HardState
 	if rd.HardState != nil {
-		parts = append(parts, "hs=("+pb.DescribeHardState(rd.HardState)+")")
+		hs = proto.Clone(rd.HardState).(*pb.HardState)
 	}
-	if len(rd.Entries) > 0 {
-		parts = append(parts, "persist="+describeEntries(rd.Entries))
-	}
-	if rd.Snapshot != nil {
-		parts = append(parts, "snap=("+pb.DescribeSnapshot(rd.Snapshot)+")")
-	}
-	if len(rd.CommittedEntries) > 0 {
-		parts = append(parts, "apply="+describeEntries(rd.CommittedEntries))
-	}
-	if len(parts) > 0 {
-		s.logf("node %d ready: %s", n.id, strings.Join(parts, " "))
-	}
+	id, snap := n.id, rd.Snapshot
+	persist, apply := slices.Clone(rd.Entries), slices.Clone(rd.CommittedEntries)
+	s.event(event{step: s.step, lazy: func() string {
+		var parts []string
+		if hs != nil {
+			parts = append(parts, "hs=("+pb.DescribeHardState(hs)+")")
+		}
+		if len(persist) > 0 {
+			parts = append(parts, "persist="+describeEntries(persist))
+		}
+		if snap != nil {
+			parts = append(parts, "snap=("+pb.DescribeSnapshot(snap)+")")
+		}
+		if len(apply) > 0 {
+			parts = append(parts, "apply="+describeEntries(apply))
+		}
+		return fmt.Sprintf("node %d ready: %s", id, strings.Join(parts, " "))
+	}})
 }
 
 // processAppend does the first MsgStorageAppend of n's append queue:
@@ -292,7 +306,9 @@ func (s *Sim) processApply(n *node) {
 	}
 	m := n.applyQ[0]
 	n.applyQ = n.applyQ[1:]
-	s.logf("node %d apply thread: %s", n.id, describeEntries(m.Entries))
+	s.event(event{step: s.step, lazy: func() string {
+		return fmt.Sprintf("node %d apply thread: %s", n.id, describeEntries(m.Entries))
+	}})
 	for _, e := range m.Entries {
 		s.apply(n, e)
 	}

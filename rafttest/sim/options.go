@@ -99,6 +99,11 @@ func chooseOptions(rng *rand.Rand) Options {
 		// An entry with an 8-byte payload is about 14 bytes encoded: these
 		// limits let one to a handful of entries through per message.
 		o.MaxSizePerMsg = uint64(16 << rng.IntN(3))
+		if o.LongLog {
+			// Appends of a few to a dozen entries: paged, but fast
+			// enough to replicate a long log.
+			o.MaxSizePerMsg *= 4
+		}
 		o.MaxCommittedSizePerReady = o.MaxSizePerMsg * uint64(1+rng.IntN(4))
 		if rng.IntN(2) == 0 {
 			o.MaxInflightBytes = o.MaxSizePerMsg * uint64(1+rng.IntN(8))
@@ -112,6 +117,13 @@ func chooseOptions(rng *rand.Rand) Options {
 	}
 	if rng.IntN(2) == 0 {
 		o.RemovedLinger = rng.IntN(1000)
+	}
+	if o.LongLog {
+		// Long logs need a cluster that gets work done: elections that
+		// complete before the next timeout, faults that leave room.
+		o.ElectionTick = 10
+		o.HeartbeatTick = 1 + rng.IntN(3)
+		o.Chaos = min(o.Chaos, 1)
 	}
 	return o
 }
