@@ -355,8 +355,8 @@ func (s *Sim) noteCommitIndex(n *node, commit, term uint64, final bool) {
 	if commit > s.chk.ghost.commit && !s.chk.seeding {
 		s.refreshGhost()
 		if commit > s.chk.ghost.commit {
-			s.failf(CheckPrematureCommit, "node %d (term %d) has commit index %d, but no quorum acknowledged durably, in its leader's term, more than index %d",
-				n.id, term, commit, s.chk.ghost.commit)
+			s.failf(CheckPrematureCommit, "node %d (term %d) has commit index %d, but no quorum acknowledged durably, in its leader's term, more than index %d (%s)",
+				n.id, term, commit, s.chk.ghost.commit, s.describeGhost(n, term))
 			return
 		}
 	}

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
@@ -145,6 +147,22 @@ func (s *Sim) refreshGhost() {
 	for t := range s.chk.ghost.acks {
 		s.advanceGhost(t)
 	}
+}
+
+// describeGhost explains the ghost commit of term to a failure report: the
+// acknowledgements counted, the configuration they were counted in, and
+// the configuration node n says it has.
+func (s *Sim) describeGhost(n *node, term uint64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "acknowledgements in term %d: %v", term, s.chk.ghost.acks[term])
+	if rec, ok := s.chk.leaders[term]; ok {
+		l := s.nodes[rec.id]
+		fmt.Fprintf(&b, "; leader %d (incarnation %d, now %d) applied %s", rec.id, rec.inc, l.incarnation, pb.DescribeConfState(l.app.conf))
+	}
+	if n.up() {
+		fmt.Fprintf(&b, "; node %d's own configuration: %s", n.id, n.rn.Status().Config)
+	}
+	return b.String()
 }
 
 // quorumIndex returns the highest index that a majority of voters
