@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -49,11 +48,10 @@ const (
 	DefaultHeartbeatTick   = 1
 	DefaultMaxSizePerMsg   = 1 << 20
 	DefaultMaxInflightMsgs = 256
+	// DefaultMaxPendingReadIndex bounds the reads a leader holds (see
+	// Config.MaxPendingReadIndex).
+	DefaultMaxPendingReadIndex = 4096
 )
-
-// ErrInvalidConfig wraps every error returned by Config.Validate, so callers
-// can tell a configuration mistake from other failures with errors.Is.
-var ErrInvalidConfig = errors.New("raft: invalid config")
 
 // Config holds the parameters of one raft node. Fill it in, then pass it to
 // NewRawNode, which applies WithDefaults and Validate.
@@ -97,9 +95,18 @@ type Config struct {
 	MaxCommittedSizePerReady uint64
 	// MaxUncommittedEntriesSize limits the payload bytes of entries a leader
 	// holds uncommitted; proposals beyond it are dropped with
-	// ErrProposalDropped. Zero means no limit. Empty entries are never
+	// ErrProposalDropped. Zero, the default, means no limit: a leader that
+	// cannot commit (a quorum is down) then keeps every proposal in memory,
+	// so production programs should set it. Empty entries are never
 	// refused.
 	MaxUncommittedEntriesSize uint64
+	// MaxPendingReadIndex limits the ReadIndex requests a leader holds at
+	// once: those waiting for its first commit in its term, and those
+	// waiting for a heartbeat round to confirm its leadership. Beyond it a
+	// request is dropped with ErrReadIndexDropped (a forwarded one is
+	// dropped, and the follower's client retries as after any lost
+	// request). Zero means DefaultMaxPendingReadIndex.
+	MaxPendingReadIndex int
 	// MaxInflightMsgs limits the number of append messages in flight to one
 	// follower in the Replicate state. Zero means DefaultMaxInflightMsgs.
 	MaxInflightMsgs int
@@ -174,6 +181,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxInflightMsgs == 0 {
 		c.MaxInflightMsgs = DefaultMaxInflightMsgs
 	}
+	if c.MaxPendingReadIndex == 0 {
+		c.MaxPendingReadIndex = DefaultMaxPendingReadIndex
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -199,6 +209,8 @@ func (c *Config) Validate() error {
 		return bad("Storage must be set")
 	case c.MaxInflightMsgs <= 0:
 		return bad("MaxInflightMsgs must be positive, got %d", c.MaxInflightMsgs)
+	case c.MaxPendingReadIndex <= 0:
+		return bad("MaxPendingReadIndex must be positive, got %d", c.MaxPendingReadIndex)
 	case c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxSizePerMsg:
 		return bad("MaxInflightBytes (%d) must be at least MaxSizePerMsg (%d)", c.MaxInflightBytes, c.MaxSizePerMsg)
 	case c.ReadOnlyOption != ReadOnlySafe && c.ReadOnlyOption != ReadOnlyLeaseBased:

@@ -37,6 +37,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative HeartbeatTick", func(c *Config) { c.HeartbeatTick = -1 }, false},
 		{"nil Storage", func(c *Config) { c.Storage = nil }, false},
 		{"negative MaxInflightMsgs", func(c *Config) { c.MaxInflightMsgs = -1 }, false},
+		{"negative MaxPendingReadIndex", func(c *Config) { c.MaxPendingReadIndex = -1 }, false},
 		{"zero MaxInflightMsgs", func(c *Config) { c.MaxInflightMsgs = 0 }, true},
 		{"MaxInflightBytes below MaxSizePerMsg", func(c *Config) { c.MaxSizePerMsg, c.MaxInflightBytes = 1024, 1023 }, false},
 		{"unknown ReadOnlyOption", func(c *Config) { c.ReadOnlyOption = ReadOnlyOption(7) }, false},
@@ -86,6 +87,7 @@ func TestConfigWithDefaults(t *testing.T) {
 	require.Equal(t, uint64(DefaultMaxSizePerMsg), d.MaxSizePerMsg)
 	require.Equal(t, uint64(DefaultMaxSizePerMsg), d.MaxCommittedSizePerReady)
 	require.Equal(t, DefaultMaxInflightMsgs, d.MaxInflightMsgs)
+	require.Equal(t, DefaultMaxPendingReadIndex, d.MaxPendingReadIndex)
 	require.NotNil(t, d.Logger)
 	require.Equal(t, uint64(0), d.MaxInflightBytes, "zero means no limit and stays zero")
 	require.Equal(t, uint64(0), d.MaxUncommittedEntriesSize, "zero means no limit and stays zero")
@@ -93,7 +95,7 @@ func TestConfigWithDefaults(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	set := Config{
 		ID: 2, ElectionTick: 20, HeartbeatTick: 2, MaxSizePerMsg: 100, MaxCommittedSizePerReady: 300,
-		MaxInflightMsgs: 5, MaxInflightBytes: 1000, MaxUncommittedEntriesSize: 7, Logger: logger,
+		MaxInflightMsgs: 5, MaxInflightBytes: 1000, MaxUncommittedEntriesSize: 7, MaxPendingReadIndex: 9, Logger: logger,
 	}
 	require.Equal(t, set, set.WithDefaults())
 

@@ -1,17 +1,10 @@
 package raft
 
 import (
-	"errors"
 	"slices"
 
 	pb "github.com/tickraft/raft/raftpb"
-	"google.golang.org/protobuf/proto"
 )
-
-// errStopScan ends a log scan early without reporting a failure.
-var errStopScan = errors.New("stop scan")
-
-func unmarshal(data []byte, m proto.Message) error { return proto.Unmarshal(data, m) }
 
 // applyingSize is how committed entries are measured against
 // MaxCommittedSizePerReady: their payload bytes. The log cuts pages by

@@ -24,7 +24,7 @@ func (r *raft) hup() {
 		// Voting for ourselves would break the promise a leader's lease
 		// relies on; our own timer cannot fire before it expires.
 		r.logger.Warn("raft cannot campaign: a leader's lease may be running (ReadOnlyLeaseBased)",
-			slog.Int("ticks_since_leader", r.sinceLeader))
+			slog.Int(keySinceLeader, r.sinceLeader))
 		return
 	}
 	if r.hasUnappliedConfChanges() {
@@ -120,7 +120,7 @@ func (r *raft) handleVoteRequest(m *pb.Message) {
 	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
 		r.logger.Info("raft granted a vote",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-			slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+			slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 		// The response carries the message's term, not ours: for a pre-vote
 		// ours is lower, and the candidate ignores responses of other terms.
 		r.send(&pb.Message{To: m.From, Term: m.Term, Type: respType})
@@ -132,7 +132,7 @@ func (r *raft) handleVoteRequest(m *pb.Message) {
 	}
 	r.logger.Info("raft rejected a vote",
 		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-		slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term), slog.Uint64(keyVote, r.Vote))
+		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term), slog.Uint64(keyVote, r.Vote))
 	r.send(&pb.Message{To: m.From, Term: r.Term, Type: respType, Reject: true})
 }
 
@@ -144,8 +144,8 @@ func candidateVoteResp(r *raft, m *pb.Message) error {
 	}
 	granted, rejected, res := r.poll(m.From, !m.Reject)
 	r.logger.Info("raft counted a vote",
-		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From), slog.Bool("granted", !m.Reject),
-		slog.Int("votes_granted", granted), slog.Int("votes_rejected", rejected))
+		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From), slog.Bool(keyGranted, !m.Reject),
+		slog.Int(keyVotesGranted, granted), slog.Int(keyVotesRejected, rejected))
 	switch res {
 	case quorum.VoteWon:
 		if r.state == StatePreCandidate {

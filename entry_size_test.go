@@ -5,9 +5,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	pb "github.com/tickraft/raft/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // TestVarintLen checks varintLen against protowire at every bit length and
@@ -118,4 +120,57 @@ func BenchmarkSizeEntry(b *testing.B) {
 			_ = proto.Size(e)
 		}
 	})
+}
+
+// sizeEntry covers every field of Entry: each field, set alone and with
+// everything else, changes the size exactly as proto.Size says. A field
+// added to Entry that sizeEntry does not know fails here.
+func TestSizeEntryCoversEveryField(t *testing.T) {
+	fields := (&pb.Entry{}).ProtoReflect().Descriptor().Fields()
+	require.Positive(t, fields.Len())
+	all := &pb.Entry{}
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		e := &pb.Entry{}
+		for _, m := range []*pb.Entry{e, all} {
+			setNonZero(t, m.ProtoReflect(), fd)
+		}
+		require.Equal(t, proto.Size(e), sizeEntry(e), "field %s alone", fd.Name())
+		require.Greater(t, sizeEntry(e), 0, "field %s not sized", fd.Name())
+	}
+	require.Equal(t, proto.Size(all), sizeEntry(all), "every field set")
+}
+
+// setNonZero sets field fd of m to a non-zero value of its kind.
+func setNonZero(t *testing.T, m protoreflect.Message, fd protoreflect.FieldDescriptor) {
+	t.Helper()
+	if fd.IsList() || fd.IsMap() {
+		t.Fatalf("field %s: repeated and map fields are not sized by sizeEntry", fd.Name())
+	}
+	var v protoreflect.Value
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		v = protoreflect.ValueOfBool(true)
+	case protoreflect.EnumKind:
+		v = protoreflect.ValueOfEnum(300)
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		v = protoreflect.ValueOfInt32(-300)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		v = protoreflect.ValueOfInt64(-300)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		v = protoreflect.ValueOfUint32(300)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		v = protoreflect.ValueOfUint64(1 << 40)
+	case protoreflect.FloatKind:
+		v = protoreflect.ValueOfFloat32(1.5)
+	case protoreflect.DoubleKind:
+		v = protoreflect.ValueOfFloat64(1.5)
+	case protoreflect.StringKind:
+		v = protoreflect.ValueOfString("xyz")
+	case protoreflect.BytesKind:
+		v = protoreflect.ValueOfBytes(make([]byte, 200))
+	default:
+		t.Fatalf("field %s: kind %s is not sized by sizeEntry", fd.Name(), fd.Kind())
+	}
+	m.Set(fd, v)
 }

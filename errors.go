@@ -55,3 +55,58 @@ var ErrInvalidCall = errors.New("raft: invalid call")
 // acknowledged to the leader: its storage lost writes it reported durable.
 // It is wrapped in ErrStorageFailed, with the indexes lost.
 var errStorageLost = errors.New("raft: storage lost acknowledged entries")
+
+// ErrReadIndexDropped is returned by ReadIndex on a leader that already
+// holds Config.MaxPendingReadIndex reads waiting to be confirmed. Retry
+// later.
+var ErrReadIndexDropped = errors.New("raft: read request dropped: too many pending")
+
+// ErrCompacted is returned by Storage.Entries and Storage.Term when the
+// requested index is older than the storage's first index: the entries were
+// compacted into a snapshot.
+var ErrCompacted = errors.New("raft: requested index is unavailable due to compaction")
+
+// ErrSnapOutOfDate is returned by MemoryStorage.ApplySnapshot and
+// MemoryStorage.CreateSnapshot when the snapshot is older than the one the
+// storage already holds.
+var ErrSnapOutOfDate = errors.New("raft: requested index is older than the existing snapshot")
+
+// ErrUnavailable is returned by Storage.Entries and Storage.Term when the
+// requested index is beyond the storage's last index. The node never asks
+// for such an index, so from a Storage it stops the node like any other
+// failure (see Storage).
+var ErrUnavailable = errors.New("raft: requested entry at index is unavailable")
+
+// ErrSnapshotTemporarilyUnavailable is returned by Storage.Snapshot when the
+// snapshot is being built and cannot be handed out yet. The leader retries
+// later instead of treating it as a failure.
+var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporarily unavailable")
+
+// ErrInvalidConfig wraps every error returned by Config.Validate, so callers
+// can tell a configuration mistake from other failures with errors.Is.
+var ErrInvalidConfig = errors.New("raft: invalid config")
+
+// ErrAsyncAdvance is returned by Advance in AsyncStorageWrites mode, where
+// progress is reported by stepping the storage responses instead.
+var ErrAsyncAdvance = errors.New("raft: Advance is not used with AsyncStorageWrites")
+
+// ErrBootstrapNotEmpty is returned by Bootstrap on a node whose storage
+// already holds state.
+var ErrBootstrapNotEmpty = errors.New("raft: cannot bootstrap a node with non-empty storage")
+
+// Errors the raftLog reports for bad input from peers. They are wrapped with
+// the offending values; test with errors.Is.
+var (
+	// errCommitBeyondLast: a commit index larger than the last index of the
+	// log, which no correct leader sends.
+	errCommitBeyondLast = errors.New("raft: commit index beyond the last log index")
+	// errTruncateCommitted: an append whose entries conflict with a
+	// committed entry, which would break the safety of the log.
+	errTruncateCommitted = errors.New("raft: append conflicts with a committed entry")
+	// errMalformedAppend: entries that do not directly follow the previous
+	// entry with contiguous indexes and non-decreasing terms.
+	errMalformedAppend = errors.New("raft: malformed append")
+)
+
+// errStopScan ends a log scan early without reporting a failure.
+var errStopScan = errors.New("stop scan")

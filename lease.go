@@ -121,6 +121,6 @@ func (r *raft) refuseVoteForLease(m *pb.Message) bool {
 	// partitioned; it must not disrupt the cluster or break the lease.
 	r.logger.Info("raft ignored a vote request: the leader's lease is valid",
 		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-		slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 	return true
 }

@@ -112,12 +112,12 @@ func (r *raft) applyConfChange(cc *pb.ConfChangeV2) (*pb.ConfState, error) {
 	cfg, prs, err := r.changer().apply(cc)
 	if err != nil {
 		r.logger.Warn("raft could not apply a configuration change",
-			slog.String("change", pb.ConfChangesToString(cc.Changes)), slog.Any(keyError, err))
+			slog.String(keyChange, pb.ConfChangesToString(cc.Changes)), slog.Any(keyError, err))
 		return nil, fmt.Errorf("%w: %w", ErrConfChangeRejected, err)
 	}
 	cs := r.switchToConfig(cfg, prs)
 	r.logger.Info("raft applied a configuration change",
-		slog.String("change", pb.ConfChangesToString(cc.Changes)), slog.String(keyConfig, r.trk.Config.String()))
+		slog.String(keyChange, pb.ConfChangesToString(cc.Changes)), slog.String(keyConfig, r.trk.Config.String()))
 	return cs, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tickraft/raft/confchange"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Tests of cluster membership changes (Raft paper §6, thesis chapter 4)
@@ -400,7 +401,7 @@ func TestBootstrapWritesCommittedConfEntries(t *testing.T) {
 		require.Equal(t, uint64(1), e.Term)
 		require.Equal(t, uint64(i+1), e.Index)
 		var cc pb.ConfChange
-		require.NoError(t, unmarshal(e.Data, &cc))
+		require.NoError(t, proto.Unmarshal(e.Data, &cc))
 		require.Equal(t, pb.ConfChangeAddNode, cc.Type)
 		require.Equal(t, uint64(i+1), cc.NodeId)
 		if cc.NodeId == 2 {

@@ -1,14 +1,20 @@
 package raft
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tickraft/raft/internal/invariants"
+	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file tests that no caller mistake corrupts a node's state: each
@@ -360,9 +366,13 @@ func TestStorageErrUnavailableStopsNode(t *testing.T) {
 	c.heal()
 	c.tick(1, 1)
 	c.stabilize()
-	err := c.node(1).rn.BasicStatus().Err
-	require.ErrorIs(t, err, ErrStorageFailed)
-	require.ErrorIs(t, err, ErrUnavailable)
+	bs := c.node(1).rn.BasicStatus()
+	require.ErrorIs(t, bs.Err, ErrStorageFailed)
+	require.ErrorIs(t, bs.Err, ErrUnavailable)
+	// A stopped node does not keep reporting itself as leader.
+	require.Equal(t, StateFollower, bs.RaftState)
+	require.Equal(t, None, bs.Lead)
+	require.Nil(t, c.node(1).rn.Status().Progress)
 }
 
 // A restarted node does not replay the election timeouts of its previous
@@ -391,4 +401,180 @@ func TestRestartDrawsNewElectionTimeouts(t *testing.T) {
 	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 2}, 7), "a new commit replays the old timeouts")
 	require.NotEqual(t, first, draws(&pb.HardState{Term: 2, Commit: 1}, 8), "Seed is ignored")
 	require.Equal(t, draws(nil, 7), draws(nil, 7))
+}
+
+// countingStorage counts the entries read through Entries, and fails
+// FirstIndex once armed.
+type countingStorage struct {
+	*MemoryStorage
+	read      int
+	failFirst bool
+}
+
+func (s *countingStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	ents, err := s.MemoryStorage.Entries(lo, hi, maxSize)
+	s.read += len(ents)
+	return ents, err
+}
+
+func (s *countingStorage) FirstIndex() (uint64, error) {
+	if s.failFirst {
+		return 0, errRnDisk
+	}
+	return s.MemoryStorage.FirstIndex()
+}
+
+// The log's invariant check, in builds with the invariants tag, reads a
+// bounded number of entries however long the log (it runs after every
+// change to the log, so reading them all made a run quadratic), and changes
+// nothing: a storage error it meets is not recorded, so a node does not
+// stop in an invariants build where it would not stop in a normal one.
+func TestLogInvariantCheckIsBoundedAndHasNoSideEffects(t *testing.T) {
+	if !invariants.Enabled {
+		t.Skip("needs -tags invariants")
+	}
+	ms := NewMemoryStorage()
+	var ents []*pb.Entry
+	for i := uint64(1); i <= 2000; i++ {
+		ents = append(ents, &pb.Entry{Index: i, Term: 1})
+	}
+	require.NoError(t, ms.Append(ents))
+	st := &countingStorage{MemoryStorage: ms}
+	l, err := newLog(st, noLimit)
+	require.NoError(t, err)
+	l.append(&pb.Entry{Index: 2001, Term: 2})
+	st.read = 0
+	l.checkInvariants()
+	require.LessOrEqual(t, st.read, checkWindow)
+	require.NotZero(t, st.read, "the check read nothing")
+
+	st.failFirst = true
+	l.checkInvariants()
+	require.NoError(t, l.err(), "the check recorded a storage error")
+}
+
+// A leader holds at most MaxPendingReadIndex reads, whether they wait for
+// its first commit in its term or for a heartbeat round: beyond it ReadIndex
+// fails with ErrReadIndexDropped, and once the reads are answered there is
+// room again.
+func TestPendingReadsAreBounded(t *testing.T) {
+	c := rnNewCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReadIndex = 3 })
+	c.elect(1)
+	rn := c.node(1).rn
+	for i := range 3 {
+		require.NoError(t, rn.ReadIndex([]byte{byte(i)}))
+	}
+	require.ErrorIs(t, rn.ReadIndex([]byte("x")), ErrReadIndexDropped)
+	require.Len(t, rn.raft.readOnly.rounds, 3)
+	c.stabilize()
+	require.Len(t, c.node(1).readStates, 3)
+	require.NoError(t, rn.ReadIndex([]byte("y")))
+
+	// Reads held until a new leader's first commit count too.
+	c = rnNewCluster(t, 3, func(cfg *Config) { cfg.MaxPendingReadIndex = 2 })
+	require.NoError(t, c.node(1).rn.Campaign())
+	c.process()
+	c.deliver(rnIs(pb.MsgVote))
+	c.process()
+	c.deliver(rnIs(pb.MsgVoteResp))
+	rn = c.node(1).rn
+	require.Equal(t, StateLeader, rn.BasicStatus().RaftState)
+	require.NoError(t, rn.ReadIndex([]byte("a")))
+	require.NoError(t, rn.ReadIndex([]byte("b")))
+	require.Len(t, rn.raft.pendingReadIndexMessages, 2)
+	require.ErrorIs(t, rn.ReadIndex([]byte("c")), ErrReadIndexDropped)
+	c.stabilize()
+	require.Len(t, c.node(1).readStates, 2)
+}
+
+// copyProposal keeps every field of a proposed entry but the term and index
+// the leader assigns; a field added to Entry that it does not copy fails
+// here.
+func TestCopyProposalCopiesEveryField(t *testing.T) {
+	e := &pb.Entry{}
+	fields := e.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		setNonZero(t, e.ProtoReflect(), fields.Get(i))
+	}
+	e.ProtoReflect().SetUnknown([]byte{0xf8, 0x01, 0x01}) // field 31, varint 1
+	var r raft
+	c := r.copyProposal([]*pb.Entry{e})[0]
+	c.Term, c.Index = e.Term, e.Index
+	require.True(t, proto.Equal(e, c), "copy %v of %v", c, e)
+	require.Equal(t, e.ProtoReflect().GetUnknown(), c.ProtoReflect().GetUnknown())
+}
+
+// Status renders node IDs in decimal in JSON, as the logs and
+// configurations do.
+func TestStatusJSONDecimalIDs(t *testing.T) {
+	st := storageWith([]uint64{10, 11, 12})
+	rn, err := NewRawNode(&Config{ID: 10, Storage: st, ElectionTick: 10, HeartbeatTick: 1})
+	require.NoError(t, err)
+	rn.raft.becomeCandidate()
+	rn.raft.becomeLeader()
+	rn.raft.leadTransferee = 11
+	var got struct {
+		ID             string                     `json:"id"`
+		Vote           string                     `json:"vote"`
+		Lead           string                     `json:"lead"`
+		LeadTransferee string                     `json:"leadTransferee"`
+		Progress       map[string]json.RawMessage `json:"progress"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(rn.Status().String()), &got))
+	require.Equal(t, "10", got.ID)
+	require.Equal(t, "10", got.Vote)
+	require.Equal(t, "10", got.Lead)
+	require.Equal(t, "11", got.LeadTransferee)
+	require.ElementsMatch(t, []string{"10", "11", "12"}, slices.Collect(maps.Keys(got.Progress)))
+}
+
+// WithProgress visits nothing on a node that does not lead, even one that
+// led before and still holds the progress of that time.
+func TestWithProgressOnFollowerVisitsNothing(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	c.elect(2)
+	n := 0
+	c.node(1).rn.WithProgress(func(uint64, ProgressType, progress.Progress) { n++ })
+	require.Zero(t, n, "a former leader visited its stale progress")
+	c.node(2).rn.WithProgress(func(uint64, ProgressType, progress.Progress) { n++ })
+	require.Equal(t, 3, n)
+}
+
+// INFO logs carry one line per real event: a leader holding back a
+// snapshot that predates a new peer says so once, not at every heartbeat,
+// and a follower moving to a higher term is not a role change.
+func TestInfoLogsOneLinePerEvent(t *testing.T) {
+	var logs logBuffer
+	c := rnNewCluster(t, 3, func(cfg *Config) { cfg.Logger = logs.logger(slog.LevelInfo) })
+	c.elect(1)
+	c.propose(1, "a")
+	c.stabilize()
+	leader := c.node(1)
+	applied := leader.rn.BasicStatus().Applied
+	_, err := leader.st.CreateSnapshot(applied, &pb.ConfState{Voters: ids(3)}, nil)
+	require.NoError(t, err)
+	require.NoError(t, leader.st.Compact(applied))
+
+	// Node 4 joins empty and answers heartbeats; the only snapshot
+	// predates it.
+	st4 := NewMemoryStorage()
+	rn4, err := NewRawNode(&Config{ID: 4, Storage: st4, ElectionTick: 10, HeartbeatTick: 1, Logger: logs.logger(slog.LevelInfo)})
+	require.NoError(t, err)
+	c.nodes[4] = &rnNode{id: 4, rn: rn4, st: st4}
+	c.ids = append(c.ids, 4)
+	require.NoError(t, leader.rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 4}))
+	c.stabilize()
+	for range 5 {
+		c.tick(1, 1)
+		c.stabilize()
+	}
+	require.Equal(t, 1, strings.Count(logs.String(), "snapshot predates the peer's membership"), logs.String())
+
+	// A follower that sees a higher term stays a follower: no role change.
+	before := strings.Count(logs.String(), "raft role changed")
+	c.elect(2)
+	after := logs.String()
+	require.NotContains(t, after, "role=StateFollower prev_role=StateFollower")
+	require.Greater(t, strings.Count(after, "raft role changed"), before, "real role changes are still logged")
 }

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tickraft/raft/confchange"
 	"github.com/tickraft/raft/internal/bugs"
+	"github.com/tickraft/raft/internal/invariants"
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
 	pb "github.com/tickraft/raft/raftpb"
@@ -194,9 +196,16 @@ type raft struct {
 	// changes among them.
 	confToApply []committedConfChange
 
+	// maxPendingReads bounds len(pendingReadIndexMessages) plus the read
+	// rounds waiting for confirmation (Config.MaxPendingReadIndex).
+	maxPendingReads int
 	// pendingReadIndexMessages are ReadIndex requests that arrived before
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
+
+	// snapHeldBack is, per peer, the index of the snapshot the leader last
+	// held back because it predates the peer's membership (logged once).
+	snapHeldBack map[uint64]uint64
 
 	// failed is the storage error that stopped this node, or nil.
 	failed error
@@ -226,6 +235,7 @@ func newRaft(c *Config) (*raft, error) {
 		raftLog:                     raftlog,
 		maxMsgSize:                  c.MaxSizePerMsg,
 		maxUncommittedSize:          c.MaxUncommittedEntriesSize,
+		maxPendingReads:             c.MaxPendingReadIndex,
 		trk:                         progress.MakeTracker(c.MaxInflightMsgs, c.MaxInflightBytes),
 		electionTimeout:             c.ElectionTick,
 		heartbeatTimeout:            c.HeartbeatTick,
@@ -433,11 +443,11 @@ func (r *raft) send(m *pb.Message) {
 		if m.Term == 0 {
 			// Vote messages carry the term they campaign for, which is not
 			// always r.Term; forgetting to set it is a programming error.
-			panic(fmt.Sprintf("raft invariant broken: %s sent without a term", m.Type))
+			panicInvariant("vote messages carry a term", "%s sent without a term", m.Type)
 		}
 	default:
 		if m.Term != 0 {
-			panic(fmt.Sprintf("raft invariant broken: %s sent with term %d set by the caller", m.Type, m.Term))
+			panicInvariant("only vote messages are sent with a term set", "%s sent with term %d set by the caller", m.Type, m.Term)
 		}
 		// Proposals and ReadIndex forwarded to the leader carry no term:
 		// they are treated as local messages there.
@@ -455,7 +465,7 @@ func (r *raft) send(m *pb.Message) {
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
 		if m.To == r.id {
-			panic(fmt.Sprintf("raft invariant broken: message %s addressed to self", m.Type))
+			panicInvariant("a node sends no message to itself", "%s addressed to self", m.Type)
 		}
 		r.msgs = append(r.msgs, m)
 	}
@@ -540,7 +550,7 @@ func (r *raft) becomeFollower(term, lead uint64) {
 
 func (r *raft) becomeCandidate() {
 	if r.state == StateLeader {
-		panic("raft invariant broken: a leader cannot become a candidate directly")
+		panicInvariant("a leader does not become a candidate directly", "term %d", r.Term)
 	}
 	prev := r.state
 	r.reset(r.Term + 1)
@@ -555,7 +565,7 @@ func (r *raft) becomeCandidate() {
 // they are: a pre-election changes nothing another node could observe.
 func (r *raft) becomePreCandidate() {
 	if r.state == StateLeader {
-		panic("raft invariant broken: a leader cannot become a pre-candidate directly")
+		panicInvariant("a leader does not become a pre-candidate directly", "term %d", r.Term)
 	}
 	prev := r.state
 	r.handlers = &candidateHandlers
@@ -568,7 +578,7 @@ func (r *raft) becomePreCandidate() {
 
 func (r *raft) becomeLeader() {
 	if r.state == StateFollower {
-		panic("raft invariant broken: a follower cannot become leader without an election")
+		panicInvariant("a follower does not become leader without an election", "term %d", r.Term)
 	}
 	prev := r.state
 	r.reset(r.Term)
@@ -587,13 +597,19 @@ func (r *raft) becomeLeader() {
 	// An empty entry of the new term: committing it commits everything
 	// before it (Raft §5.4.2) and lets reads proceed (thesis §6.4).
 	if !r.appendEntry(&pb.Entry{}) {
-		panic("raft invariant broken: the empty entry of a new leader was refused")
+		panicInvariant("a new leader's empty entry is accepted", "term %d", r.Term)
 	}
 	r.logRoleChange(prev)
 }
 
+// logRoleChange logs a change of role. Staying a follower (at a new term,
+// which "raft saw a higher term" already logs) is not news at Info.
 func (r *raft) logRoleChange(prev StateType) {
-	r.logger.Info("raft role changed",
+	level := slog.LevelInfo
+	if prev == r.state {
+		level = slog.LevelDebug
+	}
+	r.logger.Log(context.Background(), level, "raft role changed",
 		slog.String(keyRole, r.state.String()), slog.String(keyPrevRole, prev.String()),
 		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyLeader, r.lead))
 }
@@ -666,6 +682,11 @@ func (r *raft) fail(err error) error {
 	if r.failed == nil {
 		r.failed = fmt.Errorf("%w: %w", ErrStorageFailed, err)
 		r.logger.Error("raft node stopped by a storage failure", slog.Any(keyError, err))
+		if r.state != StateFollower || r.lead != None {
+			// A stopped node leads nothing and follows no one: it must
+			// not report itself (or anyone) as leader to the application.
+			r.becomeFollower(r.Term, None)
+		}
 		r.msgs = nil
 		r.msgsAfterAppend = nil
 		r.selfAckIndex, r.selfAckTerm = 0, 0
@@ -687,6 +708,20 @@ func (r *raft) checkStorage() error {
 	return nil
 }
 
+// checkInvariants verifies, in builds with the invariants tag, the
+// invariants of every peer's Progress (see package progress), which must
+// hold between two steps.
+func (r *raft) checkInvariants() {
+	if !invariants.Enabled || r.failed != nil {
+		return
+	}
+	r.trk.Visit(func(id uint64, pr *progress.Progress) {
+		if err := pr.Validate(); err != nil {
+			panicInvariant("Progress invariants hold between steps", "peer %d: %v", id, err)
+		}
+	})
+}
+
 // invalid drops an inconsistent message and reports why.
 func (r *raft) invalid(m *pb.Message, format string, args ...any) error {
 	r.droppedMsgs++
@@ -695,7 +730,9 @@ func (r *raft) invalid(m *pb.Message, format string, args ...any) error {
 	return err
 }
 
-// quorumVoteResult is a helper for the vote tally.
+// poll records id's answer to our (pre-)vote request, granted or not, and
+// returns the tally so far: how many granted and rejected, and whether the
+// election is won, lost or still open.
 func (r *raft) poll(id uint64, v bool) (granted, rejected int, result quorum.VoteResult) {
 	r.trk.RecordVote(id, v)
 	return r.trk.TallyVotes()

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -333,7 +332,7 @@ func appRequest(t pb.MessageType) bool {
 // every network message but proposals and reads forwarded by followers, and
 // the requests an application may step itself (TransferLeader, ForgetLeader).
 func needsTerm(t pb.MessageType) bool {
-	return !appRequest(t) && t >= 0 && t <= pb.MsgForgetLeader && !pb.IsLocalMsg(t)
+	return !appRequest(t) && t >= 0 && t <= lastMessageType && !pb.IsLocalMsg(t)
 }
 
 // isStorageResp reports whether m is the response of one of the storage
@@ -584,10 +583,6 @@ func (rn *RawNode) HasReady() bool {
 	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())
 }
 
-// ErrAsyncAdvance is returned by Advance in AsyncStorageWrites mode, where
-// progress is reported by stepping the storage responses instead.
-var ErrAsyncAdvance = errors.New("raft: Advance is not used with AsyncStorageWrites")
-
 // Advance tells the node that the application handled the last Ready:
 // persisted it, sent its messages and applied its committed entries.
 func (rn *RawNode) Advance(_ Ready) error {
@@ -666,10 +661,6 @@ func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) error {
 	}
 	return rn.raft.Step(&pb.Message{Type: pb.MsgSnapStatus, From: id, Reject: status == SnapshotFailure})
 }
-
-// ErrBootstrapNotEmpty is returned by Bootstrap on a node whose storage
-// already holds state.
-var ErrBootstrapNotEmpty = errors.New("raft: cannot bootstrap a node with non-empty storage")
 
 // Bootstrap sets up the initial configuration of a brand-new cluster: it
 // appends one committed AddNode entry per peer, at term 1, and applies

@@ -74,6 +74,10 @@ func leaderReadIndex(r *raft, m *pb.Message) error {
 	if len(m.Entries) != 1 {
 		return r.invalid(m, "a read request carries exactly one entry with its context, got %d", len(m.Entries))
 	}
+	if held := len(r.pendingReadIndexMessages) + len(r.readOnly.rounds); held >= r.maxPendingReads {
+		r.logger.Debug("raft dropped a read: too many pending", slog.Uint64(keyFrom, m.From), slog.Int(keyPending, held))
+		return ErrReadIndexDropped
+	}
 	if !r.committedEntryInCurrentTerm() {
 		// A new leader does not know the commit index of the previous term
 		// until an entry of its own term is committed (thesis §6.4). Hold

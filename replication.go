@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,7 @@ func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	// Refuse before stamping: a refused proposal's entries stay untouched.
 	if !r.increaseUncommittedSize(es) {
 		r.logger.Warn("raft dropped a proposal: the uncommitted size limit is reached",
-			slog.Uint64("uncommitted_size", r.uncommittedSize), slog.Uint64("limit", r.maxUncommittedSize))
+			slog.Uint64(keyUncommittedSize, r.uncommittedSize), slog.Uint64(keyLimit, r.maxUncommittedSize))
 		return false
 	}
 	li := r.raftLog.lastIndex()
@@ -204,10 +205,21 @@ func (r *raft) maybeSendSnapshot(to uint64, pr *progress.Progress, err error) bo
 		// The snapshot predates the peer's membership: the peer would refuse
 		// it (it must not adopt a configuration without itself). Wait for
 		// the application to take a newer one; the next probe asks again.
-		r.logger.Info("raft snapshot predates the peer's membership; waiting for a newer one",
+		// Said once per peer and snapshot: probes come every heartbeat.
+		level := slog.LevelInfo
+		if r.snapHeldBack[to] == snap.Metadata.Index {
+			level = slog.LevelDebug
+		} else {
+			if r.snapHeldBack == nil {
+				r.snapHeldBack = map[uint64]uint64{}
+			}
+			r.snapHeldBack[to] = snap.Metadata.Index
+		}
+		r.logger.Log(context.Background(), level, "raft snapshot predates the peer's membership; waiting for a newer one",
 			slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, snap.Metadata.Index))
 		return false
 	}
+	delete(r.snapHeldBack, to)
 	sindex, sterm := snap.Metadata.Index, snap.Metadata.Term
 	r.logger.Info("raft sent a snapshot",
 		slog.Uint64(keyTo, to), slog.Uint64(keySnapIndex, sindex), slog.Uint64(keySnapTerm, sterm),
@@ -274,7 +286,7 @@ func leaderPropose(r *raft, m *pb.Message) error {
 	}
 	if r.leadTransferee != None {
 		r.logger.Debug("raft dropped a proposal: leader transfer in progress",
-			slog.Uint64("transferee", r.leadTransferee))
+			slog.Uint64(keyTransferee, r.leadTransferee))
 		return ErrProposalDropped
 	}
 	confIndex := uint64(0)
@@ -388,8 +400,8 @@ func (r *raft) handleAppendEntries(m *pb.Message) error {
 	hintIndex := min(m.Index, r.raftLog.lastIndex())
 	hintIndex, hintTerm := r.raftLog.findConflictByTerm(hintIndex, m.LogTerm)
 	r.logger.Debug("raft rejected an append",
-		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("log_term", m.LogTerm),
-		slog.Uint64("hint_index", hintIndex), slog.Uint64("hint_term", hintTerm))
+		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64(keyLogTerm, m.LogTerm),
+		slog.Uint64(keyHintIndex, hintIndex), slog.Uint64(keyHintTerm, hintTerm))
 	resp := r.newMessage()
 	resp.To, resp.Type, resp.Index, resp.Reject = m.From, pb.MsgAppResp, m.Index, true
 	resp.RejectHint, resp.LogTerm = hintIndex, hintTerm
@@ -510,7 +522,7 @@ func leaderAppResp(r *raft, m *pb.Message) error {
 func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 	r.logger.Debug("raft append rejected",
 		slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index),
-		slog.Uint64("hint_index", m.RejectHint), slog.Uint64("hint_term", m.LogTerm))
+		slog.Uint64(keyHintIndex, m.RejectHint), slog.Uint64(keyHintTerm, m.LogTerm))
 	if m.RejectHint < pr.Match {
 		// A peer holds what it acknowledged, so it hints at Match or
 		// above. Below it, the rejection was sent before that
@@ -520,7 +532,7 @@ func (r *raft) handleAppendReject(m *pb.Message, pr *progress.Progress) error {
 		// heartbeat tells it.
 		r.logger.Warn("raft peer rejected an append below the index it acknowledged: a stale rejection, "+
 			"or the peer lost acknowledged entries",
-			slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64("hint_index", m.RejectHint),
+			slog.Uint64(keyFrom, m.From), slog.Uint64(keyIndex, m.Index), slog.Uint64(keyHintIndex, m.RejectHint),
 			slog.String(keyProgress, pr.String()))
 	}
 	next := m.RejectHint

@@ -91,7 +91,7 @@ func (r *raft) restore(s *pb.Snapshot) (bool, error) {
 	r.raftLog.restore(s)
 	r.trk = trk
 	if err := pb.ConfStateEquivalent(cs, r.switchToConfig(cfg, prs)); err != nil {
-		panic(fmt.Sprintf("raft invariant broken: configuration restored from a snapshot differs from it: %v", err))
+		panicInvariant("the configuration restored from a snapshot is the snapshot's", "%v", err)
 	}
 	pr := r.trk.Progress[r.id]
 	pr.MaybeUpdate(pr.Next - 1)

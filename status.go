@@ -3,6 +3,7 @@ package raft
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/tickraft/raft/progress"
 )
@@ -74,8 +75,13 @@ const (
 
 // WithProgress calls visitor with the progress of every peer, in ID order,
 // without allocating. The Progress value must not be retained beyond the
-// call (its Inflights are shared). Only a leader tracks progress.
+// call (its Inflights are shared). Only a leader tracks progress: on any
+// other node it visits nothing (what it holds is left from an earlier
+// leadership, or was never maintained).
 func (rn *RawNode) WithProgress(visitor func(id uint64, typ ProgressType, pr progress.Progress)) {
+	if rn.raft.state != StateLeader {
+		return
+	}
 	rn.raft.trk.Visit(func(id uint64, pr *progress.Progress) {
 		typ := ProgressTypePeer
 		if pr.IsLearner {
@@ -86,6 +92,9 @@ func (rn *RawNode) WithProgress(visitor func(id uint64, typ ProgressType, pr pro
 }
 
 // MarshalJSON renders the status as JSON, with progress keyed by peer ID.
+// Node IDs (id, vote, lead, leadTransferee and the progress keys) are
+// decimal strings, as in the logs and configurations; strings, because
+// IDs may exceed the integers a JSON reader keeps exactly (2^53).
 func (s Status) MarshalJSON() ([]byte, error) {
 	type prJSON struct {
 		Match   uint64 `json:"match"`
@@ -108,21 +117,24 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		Dropped        uint64            `json:"droppedMessages"`
 		Err            string            `json:"error,omitempty"`
 	}{
-		ID: fmt.Sprintf("%x", s.ID), Term: s.Term, Vote: fmt.Sprintf("%x", s.Vote), Commit: s.Commit,
-		Lead: fmt.Sprintf("%x", s.Lead), RaftState: s.RaftState.String(), Applied: s.Applied,
-		LeadTransferee: fmt.Sprintf("%x", s.LeadTransferee), Config: s.Config.String(),
+		ID: idString(s.ID), Term: s.Term, Vote: idString(s.Vote), Commit: s.Commit,
+		Lead: idString(s.Lead), RaftState: s.RaftState.String(), Applied: s.Applied,
+		LeadTransferee: idString(s.LeadTransferee), Config: s.Config.String(),
 		Progress: map[string]prJSON{}, Dropped: s.DroppedMessages,
 	}
 	if s.Err != nil {
 		out.Err = s.Err.Error()
 	}
 	for id, pr := range s.Progress {
-		out.Progress[fmt.Sprintf("%x", id)] = prJSON{
+		out.Progress[idString(id)] = prJSON{
 			Match: pr.Match, Next: pr.Next, State: pr.State.String(), Learner: pr.IsLearner, Paused: pr.IsPaused(),
 		}
 	}
 	return json.Marshal(out)
 }
+
+// idString renders a node ID for JSON: decimal, as everywhere else.
+func idString(id uint64) string { return strconv.FormatUint(id, 10) }
 
 // String renders the status as JSON.
 func (s Status) String() string {

@@ -26,7 +26,7 @@ func TestStatusNoAllocations(t *testing.T) {
 }
 
 // A leader's Status includes a copy of every peer's progress, and renders
-// as valid JSON with IDs in hexadecimal and the progress keyed by peer.
+// as valid JSON with IDs in decimal and the progress keyed by peer.
 // Followers track no progress.
 func TestStatusLeader(t *testing.T) {
 	c := rnNewClusterWith(t, 3, rnOptions{learners: []uint64{4}})
@@ -96,6 +96,8 @@ func TestWithProgressOrder(t *testing.T) {
 	st := storageWith(voters, learners...)
 	rn, err := NewRawNode(&Config{ID: 2, Storage: st})
 	require.NoError(t, err)
+	rn.raft.becomeCandidate()
+	rn.raft.becomeLeader()
 	var got []uint64
 	var gotLearners []uint64
 	rn.WithProgress(func(id uint64, typ ProgressType, _ progress.Progress) {

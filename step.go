@@ -9,9 +9,14 @@ import (
 // handler handles one message type in one role.
 type handler func(r *raft, m *pb.Message) error
 
+// lastMessageType is the highest MessageType. The handler tables and
+// needsTerm cover the types up to it; TestMessageTypesAreCovered fails when
+// the enum gains a type, until the type is placed in them.
+const lastMessageType = pb.MsgForgetLeader
+
 // handlerTable maps message types to the handlers of one role. A nil entry
 // means the role ignores the message type.
-type handlerTable [pb.MsgForgetLeader + 1]handler
+type handlerTable [lastMessageType + 1]handler
 
 // Step advances the state machine by one message. Local messages have term
 // 0; network messages carry the sender's term, which is reconciled with ours
@@ -21,6 +26,7 @@ func (r *raft) Step(m *pb.Message) error {
 		return r.failed
 	}
 	err := r.step(m)
+	r.checkInvariants()
 	if serr := r.checkStorage(); serr != nil {
 		return serr
 	}
@@ -72,7 +78,7 @@ func (r *raft) stepTerm(m *pb.Message) (handled bool, err error) {
 		default:
 			r.logger.Info("raft saw a higher term",
 				slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-				slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+				slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 			if m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat || m.Type == pb.MsgSnap {
 				r.becomeFollower(m.Term, m.From)
 			} else {
@@ -107,12 +113,17 @@ func (r *raft) stepStaleTerm(m *pb.Message) {
 	default:
 		r.logger.Debug("raft ignored a message from an older term",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
-			slog.Uint64(keyTerm, r.Term), slog.Uint64("msg_term", m.Term))
+			slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
 	}
 }
 
 // The per-role handler tables. MsgHup, votes and storage responses are
 // handled the same in every role, in step.
+//
+// They are filled in init rather than by their declarations: handlers
+// change roles (becomeFollower sets r.handlers = &followerHandlers), so a
+// table's initializer would refer to the table itself, an initialization
+// cycle the compiler rejects.
 var (
 	leaderHandlers    handlerTable
 	followerHandlers  handlerTable

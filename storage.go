@@ -10,27 +10,6 @@ import (
 	pb "github.com/tickraft/raft/raftpb"
 )
 
-// ErrCompacted is returned by Storage.Entries and Storage.Term when the
-// requested index is older than the storage's first index: the entries were
-// compacted into a snapshot.
-var ErrCompacted = errors.New("raft: requested index is unavailable due to compaction")
-
-// ErrSnapOutOfDate is returned by MemoryStorage.ApplySnapshot and
-// MemoryStorage.CreateSnapshot when the snapshot is older than the one the
-// storage already holds.
-var ErrSnapOutOfDate = errors.New("raft: requested index is older than the existing snapshot")
-
-// ErrUnavailable is returned by Storage.Entries and Storage.Term when the
-// requested index is beyond the storage's last index. The node never asks
-// for such an index, so from a Storage it stops the node like any other
-// failure (see Storage).
-var ErrUnavailable = errors.New("raft: requested entry at index is unavailable")
-
-// ErrSnapshotTemporarilyUnavailable is returned by Storage.Snapshot when the
-// snapshot is being built and cannot be handed out yet. The leader retries
-// later instead of treating it as a failure.
-var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporarily unavailable")
-
 // Storage is the read side of a node's durable state: the last persisted
 // hard state and configuration, the persisted log and the latest snapshot.
 // The state machine only reads from it; the application writes to it while

@@ -18,12 +18,12 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 		return fmt.Errorf("%w: leader transfer to %d", ErrStepPeerNotFound, transferee)
 	}
 	if pr.IsLearner {
-		r.logger.Info("raft ignored a leader transfer to a learner", slog.Uint64("transferee", transferee))
+		r.logger.Info("raft ignored a leader transfer to a learner", slog.Uint64(keyTransferee, transferee))
 		return fmt.Errorf("%w: cannot transfer leadership to learner %d", ErrTransferRejected, transferee)
 	}
 	if r.leadTransferee != None {
 		if r.leadTransferee == transferee {
-			r.logger.Info("raft leader transfer already in progress", slog.Uint64("transferee", transferee))
+			r.logger.Info("raft leader transfer already in progress", slog.Uint64(keyTransferee, transferee))
 			return nil
 		}
 		r.abortLeaderTransfer()
@@ -31,7 +31,7 @@ func leaderTransfer(r *raft, m *pb.Message) error {
 	if transferee == r.id {
 		return nil
 	}
-	r.logger.Info("raft started a leader transfer", slog.Uint64("transferee", transferee),
+	r.logger.Info("raft started a leader transfer", slog.Uint64(keyTransferee, transferee),
 		slog.Uint64(keyTerm, r.Term))
 	// The transfer must finish within one election timeout.
 	r.transferElapsed = 0
@@ -59,7 +59,7 @@ func (r *raft) sendTimeoutNow(to uint64) {
 
 func (r *raft) abortLeaderTransfer() {
 	if r.leadTransferee != None {
-		r.logger.Info("raft leader transfer ended", slog.Uint64("transferee", r.leadTransferee))
+		r.logger.Info("raft leader transfer ended", slog.Uint64(keyTransferee, r.leadTransferee))
 	}
 	r.leadTransferee = None
 }

@@ -68,19 +68,6 @@ func (u *unstable) maybeFirstIndex() (uint64, bool) {
 	return 0, false
 }
 
-// maybeLastIndex returns the last index of the log if it is known from
-// unstable alone: the last unstable entry, or else the pending snapshot's
-// index.
-func (u *unstable) maybeLastIndex() (uint64, bool) {
-	if len(u.entries) > 0 {
-		return u.lastEntryIndex(), true
-	}
-	if u.snapshot != nil {
-		return u.snapshotIndex(), true
-	}
-	return 0, false
-}
-
 // maybeTerm returns the term of the entry at index i if unstable knows it:
 // an unstable entry, or the pending snapshot's own index.
 func (u *unstable) maybeTerm(i uint64) (uint64, bool) {

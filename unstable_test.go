@@ -70,26 +70,6 @@ func TestUnstableMaybeFirstIndex(t *testing.T) {
 	}
 }
 
-func TestUnstableMaybeLastIndex(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		u      unstable
-		wok    bool
-		windex uint64
-	}{
-		{"entries only", unstable{entries: logEnts(5, 1, 1), offset: 5}, true, 6},
-		{"snapshot and entries", unstable{snapshot: logSnap(4, 1), entries: logEnts(5, 1), offset: 5}, true, 5},
-		{"snapshot only", unstable{snapshot: logSnap(4, 1), offset: 5}, true, 4},
-		{"empty", unstable{offset: 9}, false, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			i, ok := tc.u.maybeLastIndex()
-			require.Equal(t, tc.wok, ok)
-			require.Equal(t, tc.windex, i)
-		})
-	}
-}
-
 func TestUnstableMaybeTerm(t *testing.T) {
 	withEnts := unstable{entries: logEnts(5, 1, 2), offset: 5}
 	withSnap := unstable{snapshot: logSnap(4, 1), entries: logEnts(5, 2), offset: 5}

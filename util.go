@@ -1,8 +1,9 @@
 package raft
 
 import (
-	"fmt"
 	"math"
+
+	"github.com/tickraft/raft/internal/invariants"
 
 	pb "github.com/tickraft/raft/raftpb"
 )
@@ -17,7 +18,7 @@ const noLimit = math.MaxUint64
 // values that broke it. It is never used for bad input from the network or
 // from the application's storage, which are reported as errors instead.
 func panicInvariant(name, format string, args ...any) {
-	panic(fmt.Sprintf("raft: invariant %q violated: %s", name, fmt.Sprintf(format, args...)))
+	invariants.Fail("raft", name, format, args...)
 }
 
 // entrySize is the encoded size of e in bytes (proto.Size(e), computed

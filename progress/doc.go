@@ -46,9 +46,9 @@
 //	 +------------+ ----------------------> +----------------+
 //	 | StateProbe |                         | StateReplicate |
 //	 +------------+ <---------------------- +----------------+
-//	   |      ^            BecomeProbe               |
-//	   |      |     (after MaybeDecrTo true,         |
-//	   |      |      or peer unreachable)            |
+//	   |      ^     MaybeDecrTo true, or             |
+//	   |      |     BecomeProbe (peer                |
+//	   |      |     unreachable)                     |
 //	   |      |                                      |
 //	   |      | OnSnapshotDone, OnSnapshotFailed,    |
 //	   |      | or BecomeProbe once                  |
@@ -67,9 +67,10 @@
 //
 //   - Probe -> Replicate: a probe is acknowledged (MaybeUpdate returns true);
 //     the core calls BecomeReplicate, which restarts streaming at Match+1.
-//   - Replicate -> Probe: an append is rejected (MaybeDecrTo returns true) or
-//     the transport reports the peer unreachable; the core calls
-//     BecomeProbe, which restarts probing at Match+1.
+//   - Replicate -> Probe: an append is rejected (MaybeDecrTo returns true:
+//     it moves the peer to StateProbe itself, with Next at the hint), or
+//     the transport reports the peer unreachable (the core calls
+//     BecomeProbe, which restarts probing at Match+1).
 //   - Probe or Replicate -> Snapshot: the entry at Next-1 is no longer in
 //     the leader's log; the core sends a snapshot and calls BecomeSnapshot.
 //   - Snapshot -> Probe: OnSnapshotDone (probing resumes after the snapshot,
@@ -89,18 +90,21 @@
 //   - PendingSnapshot > 0 exactly in StateSnapshot.
 //   - In StateReplicate, Next-1 is the last index sent; every message in
 //     Inflights ends in (Match, Next-1], in increasing order; the flow is
-//     paused only when Inflights is full. A successful MaybeDecrTo breaks
-//     this (Next drops to Match+1) until the BecomeProbe the core calls
-//     right after it.
+//     paused only when Inflights is full (a successful MaybeDecrTo leaves
+//     StateReplicate itself).
 //   - In StateSnapshot, Next == PendingSnapshot+1 and IsPaused is true. An
 //     acknowledgement beyond PendingSnapshot may push Next further, and the
 //     core then leaves StateSnapshot at once.
 //   - In StateProbe, Next stays put while a probe is outstanding; it only
 //     moves on an acknowledgement or a rejection of that probe.
 //
-// Methods whose preconditions are broken in a way that would corrupt this
-// state (sending entries in StateSnapshot, adding to a full window) panic
-// with a message naming the broken invariant.
+// Validate checks them (all but the last, a property of the transitions
+// that the methods' tests cover); in builds with the invariants tag every
+// method that changes a Progress checks it on return, and the core checks
+// every peer's after each step. Methods whose preconditions are broken in a
+// way that would corrupt this state (sending entries in StateSnapshot,
+// adding to a full window) panic, in every build, with an
+// *invariants.Violation naming the broken invariant.
 //
 // # Tracker
 //

@@ -1,5 +1,7 @@
 package progress
 
+import "github.com/tickraft/raft/internal/invariants"
+
 // inflight is one append message the peer has not acknowledged yet.
 type inflight struct {
 	index uint64 // index of the last entry the message carried
@@ -39,7 +41,7 @@ type Inflights struct {
 // up to maxBytes or more. size must be positive.
 func NewInflights(size int, maxBytes uint64) *Inflights {
 	if size <= 0 {
-		panic("progress: Inflights size must be positive")
+		invariants.Fail("progress", "Inflights size > 0", "size %d", size)
 	}
 	return &Inflights{size: size, maxBytes: maxBytes}
 }
@@ -64,10 +66,10 @@ func (in *Inflights) Clone() *Inflights {
 // is then Full until it is freed.
 func (in *Inflights) Add(index, bytes uint64) {
 	if in.Full() {
-		panic("progress: broken invariant: Inflights.Add on a full window")
+		invariants.Fail("progress", "Inflights.Add on a window with room", "window full with %d messages", in.count)
 	}
 	if in.count > 0 && index <= in.buffer[in.pos(in.count-1)].index {
-		panic("progress: broken invariant: Inflights.Add with a non-increasing index")
+		invariants.Fail("progress", "Inflights.Add with increasing indexes", "index %d after %d", index, in.buffer[in.pos(in.count-1)].index)
 	}
 	if in.count == len(in.buffer) {
 		in.grow()

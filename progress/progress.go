@@ -1,9 +1,13 @@
 package progress
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/tickraft/raft/internal/invariants"
 )
 
 // Progress is what the leader knows about one peer's log, and the state of
@@ -92,6 +96,7 @@ func (pr *Progress) BecomeProbe() {
 	pr.ResetState(StateProbe)
 	pr.Next = next
 	pr.sentCommit = min(pr.sentCommit, pr.Next-1)
+	pr.check()
 }
 
 // BecomeReplicate moves the peer to StateReplicate, unpaused, with an empty
@@ -104,6 +109,7 @@ func (pr *Progress) BecomeProbe() {
 func (pr *Progress) BecomeReplicate() {
 	pr.ResetState(StateReplicate)
 	pr.Next = pr.Match + 1
+	pr.check()
 }
 
 // BecomeSnapshot moves the peer to StateSnapshot after the core has sent it
@@ -118,12 +124,13 @@ func (pr *Progress) BecomeReplicate() {
 // snapshot commits it), Inflights empty.
 func (pr *Progress) BecomeSnapshot(snapshoti uint64) {
 	if snapshoti == 0 || snapshoti < pr.Match {
-		panic("progress: broken invariant: BecomeSnapshot with a snapshot index of 0 or below Match")
+		invariants.Fail("progress", "BecomeSnapshot with 0 < snapshot index >= Match", "snapshot index %d, %s", snapshoti, pr)
 	}
 	pr.ResetState(StateSnapshot)
 	pr.PendingSnapshot = snapshoti
 	pr.Next = snapshoti + 1
 	pr.sentCommit = snapshoti
+	pr.check()
 }
 
 // OnSnapshotDone handles the application's report that the snapshot sent to
@@ -170,7 +177,7 @@ func (pr *Progress) OnSnapshotFailed() bool {
 // count, is a broken invariant and panics.
 func (pr *Progress) SentEntries(entries int, bytes uint64) {
 	if entries < 0 {
-		panic("progress: broken invariant: SentEntries with a negative entry count")
+		invariants.Fail("progress", "SentEntries with a count >= 0", "count %d", entries)
 	}
 	switch pr.State {
 	case StateReplicate:
@@ -184,8 +191,9 @@ func (pr *Progress) SentEntries(entries int, bytes uint64) {
 			pr.MsgAppFlowPaused = true
 		}
 	default:
-		panic("progress: broken invariant: SentEntries in " + pr.State.String())
+		invariants.Fail("progress", "nothing is sent in StateSnapshot", "SentEntries(%d) in %s", entries, pr)
 	}
+	pr.check()
 }
 
 // CanBumpCommit reports whether telling the peer about commit index index
@@ -239,6 +247,7 @@ func (pr *Progress) MaybeUpdate(n uint64) bool {
 		pr.Inflights.FreeLE(n)
 		pr.MsgAppFlowPaused = pr.Inflights.Full()
 	}
+	pr.check()
 	return updated
 }
 
@@ -295,6 +304,7 @@ func (pr *Progress) MaybeDecrTo(rejected, matchHint uint64) bool {
 	}
 	pr.Next = max(min(rejected, matchHint+1), pr.Match+1)
 	pr.sentCommit = min(pr.sentCommit, pr.Next-1)
+	pr.check()
 	return true
 }
 
@@ -331,6 +341,47 @@ func (pr *Progress) CanSendEntries() bool {
 		return false
 	}
 	return pr.State != StateReplicate || !pr.Inflights.Full()
+}
+
+// Validate returns an error naming the first invariant of the package
+// documentation the progress breaks, or nil. The invariant on StateProbe
+// (Next stays put while a probe is outstanding) is a property of the
+// transitions, not of a state, and is left to the tests of the methods.
+func (pr *Progress) Validate() error {
+	in := pr.Inflights
+	switch {
+	case pr.Match >= pr.Next:
+		return fmt.Errorf("invariant `Match < Next` broken: %s", pr)
+	case in == nil:
+		return errors.New("invariant `Inflights is non-nil` broken")
+	case in.Count() > 0 && pr.State != StateReplicate:
+		return fmt.Errorf("invariant `Inflights is empty outside StateReplicate` broken: %s", pr)
+	case (pr.PendingSnapshot > 0) != (pr.State == StateSnapshot):
+		return fmt.Errorf("invariant `PendingSnapshot > 0 exactly in StateSnapshot` broken: %s", pr)
+	case pr.State == StateSnapshot && pr.Next <= pr.PendingSnapshot:
+		return fmt.Errorf("invariant `in StateSnapshot, Next > PendingSnapshot` broken: %s", pr)
+	case pr.State == StateReplicate && pr.MsgAppFlowPaused && !in.Full():
+		return fmt.Errorf("invariant `in StateReplicate, the flow is paused only when Inflights is full` broken: %s", pr)
+	}
+	if pr.State == StateReplicate {
+		for i := range in.count {
+			if idx := in.buffer[in.pos(i)].index; idx <= pr.Match || idx >= pr.Next {
+				return fmt.Errorf("invariant `in StateReplicate, every message in Inflights ends in (Match, Next-1]` broken: index %d, %s", idx, pr)
+			}
+		}
+	}
+	return nil
+}
+
+// check panics, in builds with the invariants tag, if the progress breaks
+// an invariant; the methods that change it call it last.
+func (pr *Progress) check() {
+	if !invariants.Enabled {
+		return
+	}
+	if err := pr.Validate(); err != nil {
+		invariants.Fail("progress", "Progress invariants hold between calls", "%v", err)
+	}
 }
 
 // String renders the progress on one line, e.g.

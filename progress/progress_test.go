@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/tickraft/raft/internal/invariants"
 )
 
 // view is the observable state of a Progress, for table comparisons.
@@ -15,6 +16,19 @@ type view struct {
 	Pending    uint64
 	FlowPaused bool     // MsgAppFlowPaused
 	Inflight   []uint64 // indexes in the window, oldest first
+}
+
+// requireViolation checks that f panics with the invariant violation name.
+func requireViolation(t *testing.T, name string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		v, ok := recover().(*invariants.Violation)
+		require.True(t, ok, "no invariant violation")
+		require.Equal(t, "progress", v.Pkg)
+		require.Equal(t, name, v.Name)
+	}()
+	f()
 }
 
 func viewOf(pr *Progress) view {
@@ -231,9 +245,7 @@ func TestSentEntries(t *testing.T) {
 
 	t.Run("snapshot panics", func(t *testing.T) {
 		pr := setup(view{State: StateSnapshot, Match: 1, Next: 11, Pending: 10, SentCommit: 10})
-		require.PanicsWithValue(t,
-			"progress: broken invariant: SentEntries in StateSnapshot",
-			func() { pr.SentEntries(1, 10) })
+		requireViolation(t, "nothing is sent in StateSnapshot", func() { pr.SentEntries(1, 10) })
 		require.Panics(t, func() { pr.SentEntries(0, 0) })
 	})
 
@@ -573,4 +585,45 @@ func TestMapString(t *testing.T) {
 3: StateProbe match=1 next=2 paused
 `, m.String())
 	require.Empty(t, Map{}.String())
+}
+
+// Validate names each invariant of the package documentation that a
+// progress breaks, and accepts the states the methods produce.
+func TestProgressValidate(t *testing.T) {
+	ok := func() *Progress {
+		return &Progress{Match: 3, Next: 4, Inflights: NewInflights(2, 0)}
+	}
+	require.NoError(t, ok().Validate())
+	for _, tc := range []struct {
+		want  string
+		spoil func(pr *Progress)
+	}{
+		{"Match < Next", func(pr *Progress) { pr.Next = 3 }},
+		{"Inflights is non-nil", func(pr *Progress) { pr.Inflights = nil }},
+		{"Inflights is empty outside StateReplicate", func(pr *Progress) { pr.Inflights.Add(5, 1) }},
+		{"PendingSnapshot > 0 exactly in StateSnapshot", func(pr *Progress) { pr.PendingSnapshot = 9 }},
+		{"PendingSnapshot > 0 exactly in StateSnapshot", func(pr *Progress) { pr.State = StateSnapshot }},
+		{"in StateSnapshot, Next > PendingSnapshot", func(pr *Progress) {
+			pr.State, pr.PendingSnapshot = StateSnapshot, 9
+		}},
+		{"the flow is paused only when Inflights is full", func(pr *Progress) {
+			pr.State, pr.MsgAppFlowPaused = StateReplicate, true
+		}},
+		{"every message in Inflights ends in (Match, Next-1]", func(pr *Progress) {
+			pr.State = StateReplicate
+			pr.Inflights.Add(4, 1)
+		}},
+	} {
+		pr := ok()
+		tc.spoil(pr)
+		err := pr.Validate()
+		require.ErrorContains(t, err, tc.want)
+	}
+	pr := ok()
+	pr.BecomeReplicate()
+	pr.SentEntries(1, 1)
+	pr.SentEntries(1, 1)
+	require.NoError(t, pr.Validate())
+	pr.BecomeSnapshot(10)
+	require.NoError(t, pr.Validate())
 }
