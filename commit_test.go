@@ -129,3 +129,65 @@ func TestCommitSentBeforeTimeoutNow(t *testing.T) {
 	require.Equal(t, commit, c.queue[0].Commit)
 	require.Equal(t, pb.MsgTimeoutNow, c.queue[1].Type)
 }
+
+// A commit index that covers a configuration change reaches every peer at
+// once, also without EagerCommitPropagation: here a follower learns that a
+// learner's promotion committed while the learner is cut off. When the
+// leader is then lost, the follower asks the promoted node for its vote
+// and wins. Had it not learned of the promotion, it would ask only the old
+// voters and stay a candidate (etcd's campaign_learner_must_vote).
+func TestCommitOfPromotionReachesFollowers(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		c := rnNewClusterWith(t, 2, rnOptions{
+			learners: []uint64{3},
+			adjust:   func(cfg *Config) { cfg.EagerCommitPropagation = eager },
+		})
+		c.elect(1)
+		c.isolate(3)
+		require.NoError(t, c.node(1).rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 3}))
+		c.stabilize()
+		require.Equal(t, "voters=(1 2 3)", c.node(2).rn.Status().Config.String(), "node 2 applied the promotion")
+
+		c.isolate(1)
+		require.NoError(t, c.node(2).rn.Campaign())
+		c.stabilize()
+		require.Equal(t, StateLeader, c.node(2).rn.BasicStatus().RaftState)
+	})
+}
+
+// HasReady is never true for an empty Ready. An acknowledgement that
+// commits nothing new makes the leader owe the follower the commit index;
+// without eager propagation nothing is sent for it, so there is no Ready.
+// (rnCluster and mbCluster check every Ready they handle too.)
+func TestCommitNoEmptyReady(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		c := rnNewCluster(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		c.elect(1)
+		c.beat(1)
+		c.propose(1, "a")
+		c.process()
+		c.deliver(func(m *pb.Message) bool { return m.To != 1 })
+		c.process()
+		// Node 2's acknowledgement commits "a"; node 3's comes after.
+		c.deliver(func(m *pb.Message) bool { return m.From == 2 })
+		c.process()
+		require.Equal(t, 1, c.deliver(func(m *pb.Message) bool { return m.From == 3 }))
+		// Lazy: nothing is sent for a commit index alone. Eager: it went to
+		// node 3 when node 2's acknowledgement committed "a".
+		require.False(t, c.node(1).rn.HasReady(), "eager=%v", eager)
+	})
+}
+
+// A peer added by a configuration change is probed with the leader's next
+// Ready, not at the next heartbeat.
+func TestCommitNewPeerProbedWithNextReady(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		_, err := r.applyConfChange(mbV1(pb.ConfChangeAddNode, 4).AsV2())
+		require.NoError(t, err)
+		apps := rpTo(readMessages(t, r), 4, pb.MsgApp)
+		require.Len(t, apps, 1, "one probe to the new peer")
+		require.Equal(t, r.raftLog.lastIndex(), apps[0].Index)
+		require.Empty(t, rpTo(readMessages(t, r), 4, pb.MsgApp), "one probe only")
+	})
+}

@@ -140,8 +140,9 @@ type Config struct {
 	// follower and commit. By default the new commit index travels with the
 	// next append that carries entries, or with the next heartbeat, so an
 	// idle follower applies up to a heartbeat interval later. A follower's
-	// ReadIndex answer and a leader transfer carry the commit index at once
-	// either way.
+	// ReadIndex answer, a leader transfer and a commit index that covers a
+	// configuration change (which every added, removed or promoted node
+	// must learn of within a round trip) go out at once either way.
 	EagerCommitPropagation bool
 
 	// Seed seeds the source of randomized election timeouts when Rand is nil,

@@ -90,7 +90,10 @@ A new commit index alone does not make the leader send anything: it goes
 to the followers with the next append that carries entries, or with the
 next heartbeat when the cluster is idle, so a follower applies up to a
 heartbeat interval after the leader. (A follower's ReadIndex answer and a
-leader transfer carry it at once.) Config.EagerCommitPropagation sends it
+leader transfer carry it at once, and a commit index that covers a
+configuration change goes to every peer at once, a removed one included,
+so that membership changes reach every node they affect within a round
+trip.) Config.EagerCommitPropagation sends it
 at once instead, at the cost of a message, a Ready and an answer per
 follower and commit.
 

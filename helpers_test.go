@@ -52,6 +52,20 @@ func testConfig(id uint64, election, heartbeat int, st Storage) *Config {
 	return &c
 }
 
+// readyIsEmpty reports whether a Ready holds no work at all.
+func readyIsEmpty(rd Ready) bool {
+	return rd.SoftState == nil && rd.HardState == nil && len(rd.ReadStates) == 0 && len(rd.Entries) == 0 &&
+		rd.Snapshot == nil && len(rd.CommittedEntries) == 0 && len(rd.Messages) == 0
+}
+
+// bothCommitModes runs f with lazy (the default) and eager commit
+// propagation: the behaviours it checks hold in either.
+func bothCommitModes(t *testing.T, f func(t *testing.T, eager bool)) {
+	for _, eager := range []bool{false, true} {
+		t.Run(fmt.Sprintf("eager=%v", eager), func(t *testing.T) { f(t, eager) })
+	}
+}
+
 // eagerCommit turns on EagerCommitPropagation, for the tests that rely on
 // followers learning a new commit index at once. The harnesses default to
 // lazy propagation, like Config.

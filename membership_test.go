@@ -128,6 +128,7 @@ func (c *mbCluster) handleReady(id uint64) (handled bool, reports [][2]uint64) {
 		return false, nil
 	}
 	rd := nd.rn.Ready()
+	require.False(c.t, readyIsEmpty(rd), "node %d: HasReady was true for an empty Ready", id)
 	if rd.Snapshot != nil {
 		require.NoError(c.t, nd.st.ApplySnapshot(rd.Snapshot))
 		nd.cs = rd.Snapshot.Metadata.ConfState
@@ -758,9 +759,16 @@ func TestMembershipRemoveLeaderStepDownOnRemoval(t *testing.T) {
 
 // A removed node that applied its removal is not a member of its own
 // configuration, so it never campaigns: its election timeouts cannot
-// disturb the cluster with higher terms.
+// disturb the cluster with higher terms. It learns of its removal within
+// the round that commits it, in either commit propagation mode: the leader
+// sends every peer a commit index that covers a configuration change at
+// once, before it applies the change and forgets the removed peer.
 func TestMembershipRemovedNodeDoesNotDisrupt(t *testing.T) {
-	c := mbNewCluster(t, 3, nil)
+	bothCommitModes(t, testMembershipRemovedNodeDoesNotDisrupt)
+}
+
+func testMembershipRemovedNodeDoesNotDisrupt(t *testing.T, eager bool) {
+	c := mbNewCluster(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
 	c.campaign(1)
 	require.NoError(t, c.nodes[1].rn.ProposeConfChange(mbV1(pb.ConfChangeRemoveNode, 3)))
 	c.stabilize()
@@ -1047,4 +1055,44 @@ func TestMembershipInvalidChangeAtApplyTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A removed peer whose flow was paused when its removal committed (its
+// window full, so the commit index could not go to it) is told when the
+// leader applies the removal and forgets it: an empty append after the
+// ones in flight carries the commit index. Otherwise it would take itself
+// for a voter and campaign.
+func TestMembershipRemovedPausedPeerIsTold(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) {
+			cfg.EagerCommitPropagation = eager
+			cfg.MaxInflightMsgs = 1
+		})
+		require.NoError(t, r.Step(rpProp("x")))
+		x := r.raftLog.lastIndex()
+		readMessages(t, r)
+		require.NoError(t, r.Step(&pb.Message{From: 1, To: 1, Type: pb.MsgProp,
+			Entries: []*pb.Entry{mbConfEntry(t, mbV1(pb.ConfChangeRemoveNode, 3))}}))
+		removal := r.raftLog.lastIndex()
+		require.Empty(t, readMessages(t, r), "both windows are full")
+		// Both acknowledge x; the removal goes out to both, filling the
+		// windows again.
+		require.NoError(t, r.Step(rpAppResp(r, 2, x)))
+		require.NoError(t, r.Step(rpAppResp(r, 3, x)))
+		readMessages(t, r)
+		require.True(t, r.trk.Progress[3].IsPaused())
+		// Node 2's acknowledgement commits the removal; node 3 is paused and
+		// is not told.
+		require.NoError(t, r.Step(rpAppResp(r, 2, removal)))
+		require.Equal(t, removal, r.raftLog.committed)
+		require.Empty(t, rpTo(readMessages(t, r), 3, pb.MsgApp))
+
+		mbApply(t, r)
+		require.Nil(t, r.trk.Progress[3])
+		apps := rpTo(readMessages(t, r), 3, pb.MsgApp)
+		require.Len(t, apps, 1, "the removed node is told")
+		require.Equal(t, removal, apps[0].Index, "after the append in flight")
+		require.Equal(t, removal, apps[0].Commit)
+		require.Empty(t, apps[0].Entries)
+	})
 }

@@ -131,6 +131,7 @@ func (c *rnCluster) handleReady(id uint64) bool {
 		return false
 	}
 	rd := nd.rn.Ready()
+	require.False(c.t, readyIsEmpty(rd), "node %d: HasReady was true for an empty Ready", id)
 	if c.onReady != nil {
 		c.onReady(id, rd)
 	}

@@ -802,3 +802,26 @@ func TestInvalidAppRespFromUnknownPeer(t *testing.T) {
 	require.Equal(t, StateLeader, r.state)
 	require.Empty(t, readMessages(t, r))
 }
+
+// A caught-up follower left in StateProbe (after ReportUnreachable) gets an
+// append in answer to its heartbeat answer, even with nothing to send, and
+// its acknowledgement moves it back to StateReplicate: the next entries are
+// pipelined instead of going out as a lone probe.
+func TestHeartbeatRespMovesCaughtUpProbeToReplicate(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		require.NoError(t, r.Step(&pb.Message{Type: pb.MsgBeat}))
+		readMessages(t, r) // the heartbeats carry the commit index
+		pr := r.trk.Progress[2]
+		require.NoError(t, r.Step(&pb.Message{From: 2, To: 1, Type: pb.MsgUnreachable}))
+		require.Equal(t, progress.StateProbe, pr.State)
+		require.Equal(t, r.raftLog.lastIndex(), pr.Match, "caught up")
+
+		require.NoError(t, r.Step(&pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgHeartbeatResp}))
+		apps := rpTo(readMessages(t, r), 2, pb.MsgApp)
+		require.Len(t, apps, 1)
+		require.Empty(t, apps[0].Entries)
+		require.NoError(t, r.Step(rpAppResp(r, 2, apps[0].Index)))
+		require.Equal(t, progress.StateReplicate, pr.State)
+	})
+}
