@@ -69,12 +69,22 @@ type commitRec struct {
 	known bool
 	e     appEntry
 	node  uint64 // the node it was read from when it became committed
-	how   string // how it became committed
+	how   string // how it became committed, if not by acknowledgements
+	// ackTerm is the term whose quorum acknowledged it.
+	ackTerm uint64
 	// termBound is a term in which the entry was committed, the lowest
 	// known: the term whose quorum acknowledged it, or the term a node was
 	// in when it claimed the entry committed if that is lower. Every
 	// leader of a later term must have it.
 	termBound uint64
+}
+
+// origin says how the entry became committed, for failure reports.
+func (c commitRec) origin() string {
+	if c.how != "" {
+		return fmt.Sprintf("%s, read from node %d", c.how, c.node)
+	}
+	return fmt.Sprintf("acknowledged by a quorum in term %d, read from node %d", c.ackTerm, c.node)
 }
 
 // readReq is a ReadIndex request as issued.
@@ -139,7 +149,7 @@ func (s *Sim) observe(n *node) {
 	}
 	st := n.rn.BasicStatus()
 	if st.RaftState == raft.StateLeader {
-		s.checkElectionSafety(n, st.Term, "is leader")
+		s.checkElectionSafety(n, st.Term, nil)
 	}
 	s.chk.maxCommit = max(s.chk.maxCommit, st.Commit)
 	s.noteCommitIndex(n, st.Commit, st.Term, false)
@@ -152,27 +162,36 @@ func (s *Sim) observe(n *node) {
 func (s *Sim) observeSent(n *node, m *pb.Message) {
 	switch m.Type {
 	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
-		s.checkElectionSafety(n, m.Term, "sends "+m.Type.String())
+		s.checkElectionSafety(n, m.Term, m)
 	}
 }
 
 // checkElectionSafety checks that no term ever has two leaders (Raft
-// Figure 3, Election Safety): node n leads term, as seen by how, and no
-// other node may have led it, over the whole run.
-func (s *Sim) checkElectionSafety(n *node, term uint64, how string) {
+// Figure 3, Election Safety): node n leads term, as seen in its role or,
+// if sent is not nil, in a message it sends, and no other node may have led
+// it, over the whole run.
+func (s *Sim) checkElectionSafety(n *node, term uint64, sent *pb.Message) {
 	l, ok := s.chk.leaders[term]
 	if !ok {
-		s.chk.leaders[term] = leaderRec{id: n.id, inc: n.incarnation, how: how}
+		s.chk.leaders[term] = leaderRec{id: n.id, inc: n.incarnation, how: howLeader(sent)}
 		s.stats.Leaders++
 		s.stats.MaxTerm = max(s.stats.MaxTerm, term)
-		s.logf("node %d is leader of term %d (it %s)", n.id, term, how)
+		s.logf("node %d is leader of term %d (it %s)", n.id, term, howLeader(sent))
 		s.checkRemovedLeader(n, term)
 		return
 	}
 	if l.id != n.id {
 		s.failf(CheckElectionSafety, "nodes %d and %d are both leaders of term %d (node %d %s; node %d %s)",
-			l.id, n.id, term, l.id, l.how, n.id, how)
+			l.id, n.id, term, l.id, l.how, n.id, howLeader(sent))
 	}
+}
+
+// howLeader says how a leadership was seen.
+func howLeader(sent *pb.Message) string {
+	if sent == nil {
+		return "is leader"
+	}
+	return "sends " + sent.Type.String()
 }
 
 // checkLogMatching checks the Log Matching property (Raft §5.3) over the
@@ -278,12 +297,12 @@ func (s *Sim) checkLeaderHas(l *node, term, i uint64) {
 	case entryCompacted:
 		return
 	case entryAbsent:
-		s.failf(CheckLeaderCompleteness, "leader %d of term %d lacks committed entry %d (%s, %s by node %d in term %d)",
-			l.id, term, i, describeAppEntry(c.e), c.how, c.node, c.termBound)
+		s.failf(CheckLeaderCompleteness, "leader %d of term %d lacks committed entry %d (%s, committed in term %d: %s)",
+			l.id, term, i, describeAppEntry(c.e), c.termBound, c.origin())
 	case entryPresent:
 		if e.Term != c.e.term || fingerprint(e) != c.e.fp {
-			s.failf(CheckLeaderCompleteness, "leader %d of term %d has %s at index %d, but node %d %s %s there in term %d",
-				l.id, term, pb.DescribeEntry(e, formatPayload), i, c.node, c.how, describeAppEntry(c.e), c.termBound)
+			s.failf(CheckLeaderCompleteness, "leader %d of term %d has %s at index %d, but %s was committed there in term %d (%s)",
+				l.id, term, pb.DescribeEntry(e, formatPayload), i, describeAppEntry(c.e), c.termBound, c.origin())
 		}
 	}
 }
@@ -400,8 +419,8 @@ func (s *Sim) checkClaim(n *node, i uint64, ae appEntry, verb string, term uint6
 	}
 	rec := &c.committed[i]
 	if rec.e != ae {
-		s.failf(CheckStateMachine, "node %d %s %s at index %d, but %s was committed there (%s, read from node %d)",
-			n.id, verb, describeAppEntry(ae), i, describeAppEntry(rec.e), rec.how, rec.node)
+		s.failf(CheckStateMachine, "node %d %s %s at index %d, but %s was committed there (%s)",
+			n.id, verb, describeAppEntry(ae), i, describeAppEntry(rec.e), rec.origin())
 		return
 	}
 	if term != 0 && term < rec.termBound {
@@ -419,8 +438,7 @@ func (s *Sim) recordCommitted(i uint64, ae appEntry, node, term uint64) {
 	if c.committed[i].known {
 		return
 	}
-	c.committed[i] = commitRec{known: true, e: ae, node: node, termBound: term,
-		how: fmt.Sprintf("acknowledged by a quorum in term %d", term)}
+	c.committed[i] = commitRec{known: true, e: ae, node: node, termBound: term, ackTerm: term}
 	c.newlyCommitted = append(c.newlyCommitted, i)
 	if ae.fp&payloadFlag != 0 && ae.fp&confFlag == 0 {
 		s.checkProposalOnce(ae.fp&^payloadFlag, i)
