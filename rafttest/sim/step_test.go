@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -89,5 +90,28 @@ func TestElectionSafetyWithinOneStep(t *testing.T) {
 	}
 	if s.failure.Checker != CheckElectionSafety || !strings.Contains(s.failure.Message, "nodes 1 and 2 are both leaders of term 2") {
 		t.Fatalf("caught by %q: %s, want election safety for nodes 1 and 2", s.failure.Checker, s.failure.Message)
+	}
+}
+
+// TestQuorumIndex checks the ghost commit's own quorum arithmetic, which
+// must not rely on the library's.
+func TestQuorumIndex(t *testing.T) {
+	acks := map[uint64]uint64{1: 10, 2: 7, 3: 3, 4: 9}
+	for _, tc := range []struct {
+		voters []uint64
+		want   uint64
+	}{
+		{nil, math.MaxUint64},
+		{[]uint64{1}, 10},
+		{[]uint64{1, 2}, 7},
+		{[]uint64{1, 2, 3}, 7},
+		{[]uint64{1, 2, 3, 4}, 7},
+		{[]uint64{1, 2, 3, 4, 5}, 7},
+		{[]uint64{3, 5, 6}, 0},
+		{[]uint64{1, 4, 5}, 9},
+	} {
+		if got := quorumIndex(tc.voters, acks); got != tc.want {
+			t.Errorf("quorumIndex(%v) = %d, want %d", tc.voters, got, tc.want)
+		}
 	}
 }
