@@ -97,6 +97,16 @@ trip.) Config.EagerCommitPropagation sends it
 at once instead, at the cost of a message, a Ready and an answer per
 follower and commit.
 
+Every queue a node keeps is bounded by its Config: messages in flight per
+follower (MaxInflightMsgs, default 256; MaxInflightBytes, no limit by
+default), committed entries handed out and not applied
+(MaxCommittedSizePerReady, default MaxSizePerMsg), reads a leader holds
+(MaxPendingReadIndex, default 4096), and the leader's uncommitted entries
+(MaxUncommittedEntriesSize). The last has no limit by default: a leader
+that cannot commit (a quorum is down) keeps every proposal in memory, so a
+production program should set it; proposals beyond it fail with
+ErrProposalDropped.
+
 # The persistence contract
 
 A node's answers promise durability: a vote promises the voter will not vote
@@ -146,7 +156,8 @@ The lease rests on the voters' promise not to vote for an election timeout
 after hearing from the leader (or restarting), and on ticks coming at the
 same rate on every node; see ReadOnlyLeaseBased. A new leader holds read requests until it has committed an entry of
 its own term. Followers forward requests to the leader; with no known leader
-ReadIndex returns ErrNoLeader.
+ReadIndex returns ErrNoLeader. A leader holding MaxPendingReadIndex reads
+refuses more with ErrReadIndexDropped.
 
 # Membership
 
@@ -178,16 +189,27 @@ compacts its log should snapshot after applying a configuration change.
 
 Invalid input is an error, never a crash: NewRawNode validates its Config,
 Step rejects local message types (ErrStepLocalMsg), responses from unknown
-peers (ErrStepPeerNotFound) and messages inconsistent with the log
-(ErrInvalidMessage, counted in BasicStatus.DroppedMessages). A Storage error
+peers (ErrStepPeerNotFound) and messages inconsistent with the log or
+addressed to another node (ErrInvalidMessage, counted in
+BasicStatus.DroppedMessages). A message stepped twice is a duplicate, never
+a corruption: the node writes into nothing it is handed, so a proposal
+stepped twice is proposed twice. Misuse of the API returns an error and
+changes nothing: Advance without a Ready, an unknown SnapshotStatus
+(ErrInvalidCall); a nil or malformed configuration change, or one that was
+not handed out in CommittedEntries or was applied already
+(ErrConfChangeRejected); Bootstrap without the node itself
+(ErrInvalidConfig). A term from outside the configuration more than 2^40
+ahead of the node's is refused as corrupt. A Storage error
 stops the node, except ErrCompacted from Entries and Term (the log was
 compacted meanwhile) and ErrSnapshotTemporarilyUnavailable from Snapshot
 (asked again later); ErrUnavailable from storage means it lost entries it
 acknowledged, and stops the node too. So does a follower that learns from
 its leader that its storage lost entries it had acknowledged (the error
 names them). From then on the node neither votes, campaigns nor appends,
-and its API calls return an error wrapping ErrStorageFailed. A panic is kept
-for broken internal invariants only, and its message names the invariant.
+and its API calls return an error wrapping ErrStorageFailed; it reports
+itself as a follower with no leader. A panic is kept for broken internal
+invariants only: its value is an error naming the invariant and the
+values that broke it.
 
 # Logging
 

@@ -241,6 +241,10 @@ type fzNode struct {
 	// nothing.
 	cbase     uint64
 	committed []fzEnt
+	// claimedLoss is set when a forged heartbeat from the node's leader
+	// claimed a commit index beyond its log: the node cannot tell that
+	// from storage that lost acknowledged entries, and stops.
+	claimedLoss bool
 	// hsTerm and hsCommit are from the last HardState handed out;
 	// maxTerm and maxCommit the highest seen in BasicStatus.
 	hsTerm, hsCommit   uint64
@@ -692,7 +696,7 @@ func (w *fzWorld) checkCanon(nd *fzNode, i uint64, e fzEnt) {
 func (w *fzWorld) checkNode(nd *fzNode) {
 	w.t.Helper()
 	bs := nd.rn.BasicStatus()
-	if bs.Err != nil {
+	if bs.Err != nil && !(nd.claimedLoss && errors.Is(bs.Err, errStorageLost)) {
 		w.fail("node %d stopped: %v", nd.id, bs.Err)
 	}
 	if bs.Term < nd.maxTerm || bs.Commit < nd.maxCommit {
@@ -1091,6 +1095,15 @@ func (w *fzWorld) fzStepChecked(nd *fzNode, m *pb.Message) {
 	if !fzKnownErr(err) {
 		w.fail("Step(%s) = %v, which wraps no package error", desc, err)
 	}
+	if errors.Is(err, errStorageLost) {
+		// A heartbeat of the node's leader says the node acknowledged
+		// entries its log lacks: it trusts its leader and stops. Nothing
+		// else may make it claim a loss.
+		if m.Type != pb.MsgHeartbeat || m.Commit <= lastBefore || rf.trk.Progress[m.From] == nil {
+			w.fail("Step(%s) = %v: a storage loss claimed by something else than the leader's heartbeat", desc, err)
+		}
+		nd.claimedLoss = true
+	}
 	dropped := after.DroppedMessages - before.DroppedMessages
 	switch {
 	case errors.Is(err, ErrInvalidMessage) && dropped != 1:
@@ -1467,9 +1480,17 @@ func (a *fzAPI) misuse(nd *fzNode) {
 			a.fail("Step(%s) = %v, want ErrStepLocalMsg", pb.DescribeMessage(m, nil), err)
 		}
 	case 4:
+		// The harness handles every Ready it takes, so none is outstanding.
 		err := rn.Advance(Ready{})
-		if rn.asyncStorageWrites != errors.Is(err, ErrAsyncAdvance) || (!rn.asyncStorageWrites && err != nil) {
-			a.fail("Advance without a Ready (async %v) = %v", rn.asyncStorageWrites, err)
+		want := ErrInvalidCall
+		switch {
+		case rn.asyncStorageWrites:
+			want = ErrAsyncAdvance
+		case rn.raft.failed != nil:
+			want = ErrStorageFailed
+		}
+		if !errors.Is(err, want) {
+			a.fail("Advance without a Ready (async %v) = %v, want %v", rn.asyncStorageWrites, err, want)
 		}
 	case 5:
 		if err := rn.Bootstrap(nil); !errors.Is(err, ErrInvalidConfig) {

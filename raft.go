@@ -709,11 +709,14 @@ func (r *raft) checkStorage() error {
 }
 
 // checkInvariants verifies, in builds with the invariants tag, the
-// invariants of every peer's Progress (see package progress), which must
-// hold between two steps.
+// invariants of the configuration and of every peer's Progress (see
+// package progress), which must hold between two steps.
 func (r *raft) checkInvariants() {
 	if !invariants.Enabled || r.failed != nil {
 		return
+	}
+	if err := r.trk.Config.Validate(r.trk.Progress); err != nil {
+		panicInvariant("the configuration and its progress map agree", "%v", err)
 	}
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
 		if err := pr.Validate(); err != nil {

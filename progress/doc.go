@@ -51,8 +51,8 @@
 //	   |      |     unreachable)                     |
 //	   |      |                                      |
 //	   |      | OnSnapshotDone, OnSnapshotFailed,    |
-//	   |      | or BecomeProbe once                  |
-//	   |      | Match >= PendingSnapshot             |
+//	   |      | or BecomeProbe once the leader's     |
+//	   |      | log reaches Match+1 again            |
 //	   |      |                                      |
 //	   |    +---------------+    BecomeSnapshot      |
 //	   +--->| StateSnapshot |<-----------------------+
@@ -75,9 +75,11 @@
 //     the leader's log; the core sends a snapshot and calls BecomeSnapshot.
 //   - Snapshot -> Probe: OnSnapshotDone (probing resumes after the snapshot,
 //     at max(Match, PendingSnapshot)+1); OnSnapshotFailed (probing resumes
-//     at Match+1); or an acknowledgement brings Match to PendingSnapshot or
-//     beyond, after which the core calls BecomeProbe (and, as for any
-//     acknowledged probe, BecomeReplicate). After OnSnapshotDone and
+//     at Match+1); or an acknowledgement brings Match+1 to the leader's
+//     first log index or beyond (the peer needs no snapshot any more: the
+//     snapshot arrived, or appends reconnected its log), after which the
+//     core calls BecomeProbe (and, as for any acknowledged probe,
+//     BecomeReplicate). After OnSnapshotDone and
 //     OnSnapshotFailed the flow starts paused; the peer's acknowledgement
 //     or the next heartbeat response resumes it.
 //
@@ -92,9 +94,11 @@
 //     Inflights ends in (Match, Next-1], in increasing order; the flow is
 //     paused only when Inflights is full (a successful MaybeDecrTo leaves
 //     StateReplicate itself).
-//   - In StateSnapshot, Next == PendingSnapshot+1 and IsPaused is true. An
-//     acknowledgement beyond PendingSnapshot may push Next further, and the
-//     core then leaves StateSnapshot at once.
+//   - In StateSnapshot, Next > PendingSnapshot and IsPaused is true. Next
+//     is PendingSnapshot+1 until an acknowledgement beyond PendingSnapshot
+//     pushes it further; the core leaves StateSnapshot once Match+1 reaches
+//     its first log index (a log compacted again since the snapshot was
+//     sent may keep the peer there).
 //   - In StateProbe, Next stays put while a probe is outstanding; it only
 //     moves on an acknowledgement or a rejection of that probe.
 //

@@ -230,9 +230,10 @@ func (pr *Progress) LastSentCommit() uint64 {
 // still full.
 //
 // What the core does with a true result depends on the state: in
-// StateProbe it calls BecomeReplicate; in StateSnapshot, once
-// Match >= PendingSnapshot the peer has caught up (possibly through the
-// snapshot), and the core calls BecomeProbe (and then BecomeReplicate).
+// StateProbe it calls BecomeReplicate; in StateSnapshot, once Match+1
+// reaches the first index of the leader's log the peer needs no snapshot
+// (it arrived, or appends reconnected the peer's log), and the core calls
+// BecomeProbe (and then BecomeReplicate).
 //
 // Postcondition: Match < Next.
 func (pr *Progress) MaybeUpdate(n uint64) bool {
