@@ -94,7 +94,7 @@ func chooseOptions(rng *rand.Rand) Options {
 	o.EagerCommitPropagation = rng.IntN(2) == 0
 	o.DisableProposalForwarding = rng.IntN(4) == 0
 	o.LongLog = rng.IntN(4) == 0
-	o.DuplicateProposals = duplicateProposals
+	o.DuplicateProposals = true
 	if o.LongLog || rng.IntN(3) == 0 {
 		// An entry with an 8-byte payload is about 14 bytes encoded: these
 		// limits let one to a handful of entries through per message.
@@ -127,10 +127,6 @@ func chooseOptions(rng *rand.Rand) Options {
 	}
 	return o
 }
-
-// duplicateProposals is whether runs let the network duplicate proposals
-// (Options.DuplicateProposals); -sim.dupproposals=false turns it off.
-var duplicateProposals = true
 
 // String prints the options in one line, for failure reports.
 func (o Options) String() string {

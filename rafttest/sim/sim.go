@@ -116,8 +116,12 @@ func (s *Sim) replayCommand() string {
 	if s.cfg.Replay != nil {
 		return s.cfg.Replay(s.cfg.Seed)
 	}
+	flags := bugFlags(s.cfg.Bugs)
+	if !s.opts.DuplicateProposals {
+		flags += " -sim.dupproposals=false"
+	}
 	return fmt.Sprintf("go test ./rafttest/sim/ -run TestReplay -sim.seed=%d -sim.steps=%d%s",
-		s.cfg.Seed, s.cfg.Steps, bugFlags(s.cfg.Bugs))
+		s.cfg.Seed, s.cfg.Steps, flags)
 }
 
 func bugFlags(b AppBugs) string {

@@ -91,7 +91,8 @@ func TestLeaseReads(t *testing.T) {
 		return Config{Seed: seed, Steps: *flagSteps, TraceLen: *flagTrace, Tweak: func(o *Options) {
 			o.CheckQuorum, o.ReadOnly = true, raft.ReadOnlyLeaseBased
 		}, Replay: func(seed uint64) string {
-			return fmt.Sprintf("go test ./rafttest/sim/ -run TestLeaseReads -sim.first=%d -sim.seeds=1 -sim.steps=%d", seed, *flagSteps)
+			return fmt.Sprintf("go test ./rafttest/sim/ -run TestLeaseReads -sim.first=%d -sim.seeds=1 -sim.steps=%d -sim.dupproposals=%t",
+				seed, *flagSteps, *flagDup)
 		}}
 	})
 }
@@ -99,10 +100,9 @@ func TestLeaseReads(t *testing.T) {
 // simulate runs seedCount seeds of the configurations mk makes and reports
 // every failing one.
 func simulate(t *testing.T, mk func(seed uint64) Config) {
-	duplicateProposals = *flagDup
 	n := seedCount()
 	start := time.Now()
-	results := runSeeds(*flagFirst, n, mk)
+	results := runSeeds(*flagFirst, n, func(seed uint64) Config { return withFlags(mk(seed)) })
 	var total Stats
 	var failed []Result
 	for _, r := range results {
@@ -136,11 +136,10 @@ func TestReplay(t *testing.T) {
 	if *flagSeed == 0 {
 		t.Skip("give the seed to replay with -sim.seed=N")
 	}
-	duplicateProposals = *flagDup
-	cfg := Config{
+	cfg := withFlags(Config{
 		Seed: *flagSeed, Steps: *flagSteps, TraceLen: *flagTrace,
 		Bugs: AppBugs{DropHardState: *flagDropHardState, ApplyTwice: *flagApplyTwice},
-	}
+	})
 	if *flagV {
 		cfg.Log = os.Stdout
 	}
@@ -165,6 +164,22 @@ func TestDeterminism(t *testing.T) {
 			t.Fatalf("seed %d: nothing logged", seed)
 		}
 	}
+}
+
+// withFlags applies the flags that adjust options to cfg:
+// -sim.dupproposals=false turns proposal duplication off.
+func withFlags(cfg Config) Config {
+	if *flagDup {
+		return cfg
+	}
+	tweak := cfg.Tweak
+	cfg.Tweak = func(o *Options) {
+		if tweak != nil {
+			tweak(o)
+		}
+		o.DuplicateProposals = false
+	}
+	return cfg
 }
 
 func addStats(a, b Stats) Stats {
