@@ -46,7 +46,8 @@ type node struct {
 	crashAfterWrite bool
 	// commitSeen is the highest commit index the node reported.
 	commitSeen uint64
-	// knowsRemoved is set once the node's commit index covers its removal;
+	// knowsRemoved is set once the running incarnation's commit index (or
+	// the state machine) covers its removal;
 	// wasCampaigning and lastTerm are its role and term when last observed
 	// (see checkRemovedCampaign).
 	knowsRemoved   bool
@@ -78,7 +79,7 @@ func (s *Sim) start(n *node) {
 	}
 	n.rn = rn
 	n.lastApplied = rn.BasicStatus().Applied
-	n.wasCampaigning, n.lastTerm = false, 0
+	n.wasCampaigning, n.lastTerm, n.knowsRemoved = false, 0, false
 }
 
 // crash stops n, losing everything it did not persist.

@@ -9,9 +9,9 @@ import "github.com/tickraft/raft"
 //
 //   - it never wins an election after its removal committed
 //     (checkRemovedLeader);
-//   - once it knows of its removal (its commit index covers the change
-//     that removed it) it never starts campaigning again
-//     (checkRemovedCampaign).
+//   - once it knows of its removal (the commit index of its running
+//     incarnation, or its state machine, covers the change that removed
+//     it) it never starts campaigning again (checkRemovedCampaign).
 //
 // The removal is known to the checkers when the first node applies it
 // (noteConf), which is after it committed.
@@ -32,10 +32,12 @@ func (s *Sim) checkRemovedCampaign(n *node, st raft.BasicStatus) {
 	campaigning := st.RaftState == raft.StateCandidate || st.RaftState == raft.StatePreCandidate
 	if n.knowsRemoved && campaigning && (!n.wasCampaigning || st.Term > n.lastTerm) {
 		s.failf(CheckRemoved, "node %d campaigns (%s, term %d) although it knew that its removal at index %d committed (its commit index is %d)",
-			n.id, st.RaftState, st.Term, s.chk.removedAt[n.id], n.commitSeen)
+			n.id, st.RaftState, st.Term, s.chk.removedAt[n.id], st.Commit)
 	}
 	n.wasCampaigning, n.lastTerm = campaigning, st.Term
-	if r := s.chk.removedAt[n.id]; r != 0 && max(n.commitSeen, n.app.applied) >= r {
+	// What this incarnation knows: a crash loses a commit index that was
+	// not written.
+	if r := s.chk.removedAt[n.id]; r != 0 && max(st.Commit, n.app.applied) >= r {
 		n.knowsRemoved = true
 	}
 }
