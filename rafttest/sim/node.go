@@ -3,10 +3,12 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/tickraft/raft"
+	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -79,7 +81,38 @@ func (s *Sim) start(n *node) {
 	}
 	n.rn = rn
 	n.lastApplied = rn.BasicStatus().Applied
+	s.checkRestartConf(n)
 	n.wasCampaigning, n.lastTerm, n.knowsRemoved = false, 0, false
+}
+
+// checkRestartConf checks that a new incarnation of n comes back with the
+// configuration its state machine applied (issue 10 §2): a node that
+// counts votes or acknowledgements in another configuration breaks
+// safety.
+func (s *Sim) checkRestartConf(n *node) {
+	got := confStateOf(n.rn.Status().Config)
+	if !sameConf(got, n.app.conf) {
+		s.failf(CheckNode, "node %d restarts with Applied %d in configuration %s, but its state machine applied %s",
+			n.id, n.app.applied, pb.DescribeConfState(got), pb.DescribeConfState(n.app.conf))
+	}
+}
+
+// confStateOf renders a node's configuration as a ConfState.
+func confStateOf(c progress.Config) *pb.ConfState {
+	ids := func(m map[uint64]struct{}) []uint64 { return slices.Sorted(maps.Keys(m)) }
+	return &pb.ConfState{
+		Voters: ids(c.Voters[0]), VotersOutgoing: ids(c.Voters[1]),
+		Learners: ids(c.Learners), LearnersNext: ids(c.LearnersNext), AutoLeave: c.AutoLeave,
+	}
+}
+
+// sameConf compares two configurations, whatever the order of their IDs.
+func sameConf(a, b *pb.ConfState) bool {
+	eq := func(x, y []uint64) bool {
+		return slices.Equal(slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)))
+	}
+	return eq(a.Voters, b.Voters) && eq(a.VotersOutgoing, b.VotersOutgoing) && eq(a.Learners, b.Learners) &&
+		eq(a.LearnersNext, b.LearnersNext) && a.AutoLeave == b.AutoLeave
 }
 
 // crash stops n, losing everything it did not persist.
