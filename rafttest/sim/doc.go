@@ -135,8 +135,9 @@ documented function in checks.go, ghost.go or removal.go):
     elected and a new proposal applied by every voter.
 
 A node that panics, stops on a storage error, refuses its own storage
-responses or a message it should accept, or otherwise breaks the contract
-is reported too (checker "node").
+responses or a message it should accept, restarts in another
+configuration than the one its state machine applied (checkRestartConf),
+or otherwise breaks the contract is reported too (checker "node").
 
 A failure reports the seed, the checker, what it saw, the options, the
 command that replays it, and the last events of the run (the trace, with
