@@ -115,3 +115,21 @@ func TestQuorumIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestSameConf checks the comparison the restart configuration check uses.
+func TestSameConf(t *testing.T) {
+	a := &pb.ConfState{Voters: []uint64{3, 1, 2}, VotersOutgoing: []uint64{1, 2, 4}, AutoLeave: true}
+	for _, tc := range []struct {
+		b    *pb.ConfState
+		want bool
+	}{
+		{&pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{4, 2, 1}, AutoLeave: true}, true},
+		{&pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2, 3}, AutoLeave: true}, false},
+		{&pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2, 4}}, false},
+		{&pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2, 4}, Learners: []uint64{5}, AutoLeave: true}, false},
+	} {
+		if got := sameConf(a, tc.b); got != tc.want {
+			t.Errorf("sameConf(%v, %v) = %t, want %t", a, tc.b, got, tc.want)
+		}
+	}
+}
