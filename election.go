@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
 	pb "github.com/tickraft/raft/raftpb"
@@ -115,7 +116,8 @@ func (r *raft) handleVoteRequest(m *pb.Message) {
 	free := !r.votePromised() || isTransferCampaign(m)
 	canVote := r.Vote == m.From ||
 		(r.Vote == None && r.lead == None && free) ||
-		(m.Type == pb.MsgPreVote && m.Term > r.Term && free)
+		(m.Type == pb.MsgPreVote && m.Term > r.Term && free) ||
+		(bugs.Enabled && bugs.VoteTwice && m.Type == pb.MsgVote && r.lead == None)
 	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
 		r.logger.Info("raft granted a vote",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/tickraft/raft/confchange"
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/internal/invariants"
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
@@ -670,6 +671,9 @@ func (r *raft) stepLocal(m *pb.Message) {
 // and has no snapshot waiting to be persisted.
 func (r *raft) promotable() bool {
 	pr := r.trk.Progress[r.id]
+	if pr == nil && bugs.Enabled && bugs.RemovedNodeCampaigns {
+		return true // injected bug, for tests only
+	}
 	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
 }
 
