@@ -48,7 +48,9 @@ Storage (hard state, snapshot, log) and its state machine. The contract:
     is the application's usual work, configuration changes included.
   - The node's configuration is that of the entries up to Applied: NewRawNode
     takes the snapshot's configuration from Storage.InitialState and replays
-    the configuration changes of the persisted log up to Applied, so
+    the configuration changes of the persisted log after the snapshot's
+    index (read from Storage.Snapshot(); the log may still hold entries
+    the snapshot covers) up to Applied, so
     Storage need not save configurations beyond its snapshot's (and
     InitialState must report the snapshot's, not a later one).
   - Applied below the snapshot's index, or beyond the persisted log's last
