@@ -190,6 +190,23 @@ Learners receive the log but do not vote in elections or count toward
 commits; they never campaign, but they answer vote requests (they may not
 know yet that they were promoted).
 
+A removed node must never lead again, yet it may not hear of its removal
+at once (the leader tells it within a round trip, but messages are
+delayed). A voter therefore refuses its vote and pre-vote to a candidate
+it knows was removed: a configuration change it applied removed the
+candidate and none since added it back (node IDs must not be reused), or
+the candidate is absent from the configuration it applied (neither voter
+nor learner) and the candidate's log ends at or before its applied index.
+Absence alone is no proof: a candidate added by a change this voter has
+not applied yet has that change in its log, past the voter's applied
+index, and gets the vote, since it may be needed; so does a learner, which
+may have been promoted. A voter that restarted or restored a snapshot knows
+only the removals it replays. A node whose removal is in its own log but
+not known to be committed keeps campaigning (thesis §4.2.2: it may be
+needed to elect a leader). So a removed node can still win in one case:
+when the only node that knows its removal committed is the old leader, and
+the voters it asks hold the removal entry but not its commit.
+
 A node added to the cluster starts with an empty log and catches up from
 the leader's log or, if the entries it needs were compacted, from the
 storage's snapshot. A snapshot taken before the node joined does not list

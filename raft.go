@@ -203,6 +203,13 @@ type raft struct {
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
 
+	// removedPeers holds the nodes that a configuration this node applied
+	// removed and no later one it applied added back: their removal is
+	// committed, and they get no votes (knownRemoved). It lives in memory
+	// only: a restart knows the removals the log replays after the
+	// storage's snapshot.
+	removedPeers map[uint64]bool
+
 	// snapHeldBack is, per peer, the index of the snapshot the leader last
 	// held back because it predates the peer's membership (logged once).
 	snapHeldBack map[uint64]uint64
