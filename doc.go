@@ -48,7 +48,9 @@ Storage (hard state, snapshot, log) and its state machine. The contract:
     is the application's usual work, configuration changes included.
   - The node's configuration is that of the entries up to Applied: NewRawNode
     takes the snapshot's configuration from Storage.InitialState and replays
-    the configuration changes of the persisted log up to Applied, so
+    the configuration changes of the persisted log after the snapshot's
+    index (read from Storage.Snapshot(); the log may still hold entries
+    the snapshot covers) up to Applied, so
     Storage need not save configurations beyond its snapshot's (and
     InitialState must report the snapshot's, not a later one).
   - Applied below the snapshot's index, or beyond the persisted log's last
@@ -187,6 +189,23 @@ the leader proposes the leaving change once the entering one is applied.
 Learners receive the log but do not vote in elections or count toward
 commits; they never campaign, but they answer vote requests (they may not
 know yet that they were promoted).
+
+A removed node must never lead again, yet it may not hear of its removal
+at once (the leader tells it within a round trip, but messages are
+delayed). A voter therefore refuses its vote and pre-vote to a candidate
+it knows was removed: a configuration change it applied removed the
+candidate and none since added it back (node IDs must not be reused), or
+the candidate is absent from the configuration it applied (neither voter
+nor learner) and the candidate's log ends at or before its applied index.
+Absence alone is no proof: a candidate added by a change this voter has
+not applied yet has that change in its log, past the voter's applied
+index, and gets the vote, since it may be needed; so does a learner, which
+may have been promoted. A voter that restarted or restored a snapshot knows
+only the removals it replays. A node whose removal is in its own log but
+not known to be committed keeps campaigning (thesis §4.2.2: it may be
+needed to elect a leader). So a removed node can still win in one case:
+when the only node that knows its removal committed is the old leader, and
+the voters it asks hold the removal entry but not its commit.
 
 A node added to the cluster starts with an empty log and catches up from
 the leader's log or, if the entries it needs were compacted, from the

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
 	pb "github.com/tickraft/raft/raftpb"
@@ -115,7 +116,15 @@ func (r *raft) handleVoteRequest(m *pb.Message) {
 	free := !r.votePromised() || isTransferCampaign(m)
 	canVote := r.Vote == m.From ||
 		(r.Vote == None && r.lead == None && free) ||
-		(m.Type == pb.MsgPreVote && m.Term > r.Term && free)
+		(m.Type == pb.MsgPreVote && m.Term > r.Term && free) ||
+		(bugs.Enabled && bugs.VoteTwice && m.Type == pb.MsgVote && r.lead == None)
+	if r.knownRemoved(m) {
+		r.logger.Info("raft rejected a vote: the candidate was removed",
+			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
+			slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term))
+		r.send(&pb.Message{To: m.From, Term: r.Term, Type: respType, Reject: true})
+		return
+	}
 	if canVote && r.raftLog.isUpToDate(entryID{term: m.LogTerm, index: m.Index}) {
 		r.logger.Info("raft granted a vote",
 			slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
@@ -133,6 +142,32 @@ func (r *raft) handleVoteRequest(m *pb.Message) {
 		slog.String(keyMsgType, m.Type.String()), slog.Uint64(keyFrom, m.From),
 		slog.Uint64(keyTerm, r.Term), slog.Uint64(keyMsgTerm, m.Term), slog.Uint64(keyVote, r.Vote))
 	r.send(&pb.Message{To: m.From, Term: r.Term, Type: respType, Reject: true})
+}
+
+// knownRemoved reports whether the candidate of vote request m is known to
+// be out of the cluster. A removed node must never lead again, even before
+// it hears of its removal (the leader's word may be delayed), so it gets
+// no vote here. Known means either of:
+//
+//   - this node applied a configuration that removed it, and none since
+//     that added it back (removedPeers; node IDs are not reused);
+//   - it is absent from the configuration this node applied (neither voter
+//     nor learner), and its log ends at or before the applied index.
+//
+// Absence alone proves nothing: this node's configuration may be stale,
+// and a candidate added by a change it has not applied must get its vote
+// (that vote may be needed for any leader to be elected). Such a candidate
+// has applied its own addition, so its log holds it, past this node's
+// applied index. A learner is present and gets votes: it may have been
+// promoted by a change not applied here (etcd's campaign_learner_must_vote).
+func (r *raft) knownRemoved(m *pb.Message) bool {
+	if r.removedPeers[m.From] {
+		return true
+	}
+	if _, ok := r.trk.Progress[m.From]; ok {
+		return false
+	}
+	return m.Index <= r.raftLog.applied
 }
 
 // candidateVoteResp tallies a vote in an election or a pre-election.

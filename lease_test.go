@@ -124,8 +124,11 @@ func TestNoLeasePromiseWithoutLeaseReads(t *testing.T) {
 func TestLeaseRestartedVoterWaitsBeforeVoting(t *testing.T) {
 	c := leaseCluster(t)
 	term := c.node(1).rn.raft.Term
+	// Restarted as the contract says, with what it applied: this test's
+	// Ready below is advanced without applying anything, so a restart from
+	// Applied 0 would leave the node without a configuration.
 	rn, err := NewRawNode(&Config{ID: 3, Storage: c.node(3).st, ElectionTick: 10, HeartbeatTick: 1, Seed: 1,
-		CheckQuorum: true, ReadOnlyOption: ReadOnlyLeaseBased})
+		CheckQuorum: true, ReadOnlyOption: ReadOnlyLeaseBased, Applied: c.node(3).rn.raft.raftLog.applied})
 	require.NoError(t, err)
 	last := rn.raft.raftLog.lastEntryID()
 	for _, typ := range []pb.MessageType{pb.MsgPreVote, pb.MsgVote} {

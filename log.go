@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/internal/invariants"
 	pb "github.com/tickraft/raft/raftpb"
 )
@@ -155,11 +156,15 @@ func (l *raftLog) maybeAppend(prev entryID, committed uint64, ents []*pb.Entry) 
 	if err := checkAppendShape(prev, ents); err != nil {
 		return 0, false, err
 	}
-	if !l.matchTerm(prev) {
+	if !l.matchTerm(prev) && !(bugs.Enabled && bugs.AppendIgnoresPrevTerm && l.hasIndex(prev.index)) {
 		return 0, false, nil
 	}
 	lastNewIndex = prev.index + uint64(len(ents))
 	switch ci := l.findConflict(ents); {
+	case ci == 0 && bugs.Enabled && bugs.TruncateOnStaleAppend && len(ents) > 0 &&
+		lastNewIndex < l.lastIndex() && lastNewIndex > l.committed:
+		// Injected bug, for tests only: cut the log after the append.
+		l.append(ents[len(ents)-1])
 	case ci == 0:
 		// Every entry is already in the log.
 	case ci <= l.committed:
@@ -260,6 +265,13 @@ func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
 
 // matchTerm reports whether the log holds the entry id: the term at
 // id.index is readable and equals id.term.
+// hasIndex reports whether the log has an entry (or the snapshot) at i.
+// Only the AppendIgnoresPrevTerm bug uses it.
+func (l *raftLog) hasIndex(i uint64) bool {
+	_, err := l.term(i)
+	return err == nil
+}
+
 func (l *raftLog) matchTerm(id entryID) bool {
 	t, err := l.term(id.index)
 	return err == nil && t == id.term

@@ -121,6 +121,25 @@ func (r *raft) applyConfChange(cc *pb.ConfChangeV2) (*pb.ConfState, error) {
 	return cs, nil
 }
 
+// noteRemovedPeers records in removedPeers the nodes that were in old and
+// are not in prs (both applied, hence committed, configurations), and
+// forgets those prs holds again.
+func (r *raft) noteRemovedPeers(old, prs progress.Map) {
+	for id := range old {
+		if _, kept := prs[id]; !kept && id != r.id {
+			if r.removedPeers == nil {
+				r.removedPeers = map[uint64]bool{}
+			}
+			r.removedPeers[id] = true
+		}
+	}
+	for id := range r.removedPeers {
+		if _, back := prs[id]; back {
+			delete(r.removedPeers, id)
+		}
+	}
+}
+
 // switchToConfig installs a configuration and does what it implies for the
 // leader: tell removed peers, commit what the new quorum already has, probe
 // new peers, step down if removed.
@@ -128,6 +147,7 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 	old := r.trk.Progress
 	r.trk.Config = cfg
 	r.trk.Progress = prs
+	r.noteRemovedPeers(old, prs)
 	if r.state == StateLeader {
 		for id, pr := range old {
 			if _, kept := prs[id]; !kept && id != r.id {

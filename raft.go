@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/tickraft/raft/confchange"
+	"github.com/tickraft/raft/internal/bugs"
 	"github.com/tickraft/raft/internal/invariants"
 	"github.com/tickraft/raft/progress"
 	"github.com/tickraft/raft/quorum"
@@ -202,6 +203,13 @@ type raft struct {
 	// the leader committed an entry of its term; they are answered then.
 	pendingReadIndexMessages []*pb.Message
 
+	// removedPeers holds the nodes that a configuration this node applied
+	// removed and no later one it applied added back: their removal is
+	// committed, and they get no votes (knownRemoved). It lives in memory
+	// only: a restart knows the removals the log replays after the
+	// storage's snapshot.
+	removedPeers map[uint64]bool
+
 	// snapHeldBack is, per peer, the index of the snapshot the leader last
 	// held back because it predates the peer's membership (logged once).
 	snapHeldBack map[uint64]uint64
@@ -306,12 +314,15 @@ func (r *raft) loadState(hs *pb.HardState) error {
 // since. Entries after Applied are handed out again, and their changes
 // applied by the application as usual.
 func (r *raft) restoreApplied(applied uint64) error {
-	snapIndex := r.raftLog.firstIndex() - 1
-	if err := r.raftLog.err(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	snapIndex, err := r.storageSnapshotIndex()
+	if err != nil {
+		return err
 	}
 	last := r.raftLog.lastIndex()
 	switch {
+	case snapIndex > last:
+		return fmt.Errorf("%w: the storage's snapshot (index %d) is beyond its log's last index (%d)",
+			ErrStorageFailed, snapIndex, last)
 	case applied < snapIndex:
 		// The entries after Applied are compacted: the state machine can
 		// only catch up from the snapshot.
@@ -335,10 +346,33 @@ func (r *raft) restoreApplied(applied uint64) error {
 	if err := r.replayConfChanges(snapIndex+1, applied+1); err != nil {
 		return err
 	}
-	if applied > snapIndex {
+	if applied > r.raftLog.applied {
 		r.raftLog.appliedTo(applied, 0)
 	}
 	return nil
+}
+
+// storageSnapshotIndex returns the index as of which Storage.InitialState
+// reports the configuration: that of the storage's snapshot, which need not
+// be compacted up to (MemoryStorage.CreateSnapshot does not compact), or the
+// start of the log when that is later (a log that starts after a position
+// with no snapshot). Replaying the changes from anywhere earlier would apply
+// the changes the snapshot already holds a second time.
+func (r *raft) storageSnapshotIndex() (uint64, error) {
+	start := r.raftLog.firstIndex() - 1
+	if err := r.raftLog.err(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	}
+	snap, err := r.raftLog.storage.Snapshot()
+	switch {
+	case errors.Is(err, ErrSnapshotTemporarilyUnavailable):
+		// The configuration cannot be rebuilt without knowing which
+		// changes the snapshot holds; the caller may try again.
+		return 0, fmt.Errorf("raft: the storage's snapshot index is needed to restore the configuration: %w", err)
+	case err != nil:
+		return 0, fmt.Errorf("%w: reading the snapshot from storage: %w", ErrStorageFailed, err)
+	}
+	return max(start, snap.GetMetadata().GetIndex()), nil
 }
 
 // replayConfChanges applies the configuration changes of the committed
@@ -670,6 +704,9 @@ func (r *raft) stepLocal(m *pb.Message) {
 // and has no snapshot waiting to be persisted.
 func (r *raft) promotable() bool {
 	pr := r.trk.Progress[r.id]
+	if pr == nil && bugs.Enabled && bugs.RemovedNodeCampaigns {
+		return true // injected bug, for tests only
+	}
 	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
 }
 

@@ -34,6 +34,12 @@ func (r *raft) appendEntry(es ...*pb.Entry) bool {
 	// are durable. A later acknowledgement covers an earlier one: writes
 	// complete in order.
 	r.selfAckIndex, r.selfAckTerm = li, r.Term
+	if bugs.Enabled && bugs.SelfAckBeforePersist {
+		// Injected bug, for tests only: count them now.
+		if pr := r.trk.Progress[r.id]; pr != nil && pr.MaybeUpdate(li) && r.maybeCommit() {
+			r.bcastPending = true
+		}
+	}
 	return true
 }
 

@@ -139,6 +139,85 @@ func TestRestartRefusesInconsistentApplied(t *testing.T) {
 	}
 }
 
+// A snapshot need not compact the log (MemoryStorage.CreateSnapshot does
+// not), so the storage's snapshot can lie after the start of its log. The
+// configuration Storage reports is that snapshot's, and a restart replays
+// only the changes after it: replaying from the start of the log applied
+// the changes the snapshot already holds a second time. Here the log holds
+// (1 2 3) -> (2 3 4)&&(1 2 3) -> (2 3 4) -> (3 4 5)&&(2 3 4), and the
+// snapshot is at the last change: replayed from the start, the leave entry
+// took the node out of the joint configuration and the last change entered
+// (3 4 5)&&(3 4 5), which lets (3 4 5) alone commit.
+func TestRestartAfterSnapshotWithoutCompaction(t *testing.T) {
+	joint := func(add, remove uint64) *pb.ConfChangeV2 {
+		return &pb.ConfChangeV2{
+			Transition: pb.ConfChangeTransition_ConfChangeTransitionJointExplicit,
+			Changes: []*pb.ConfChangeSingle{
+				{Type: pb.ConfChangeAddNode, NodeId: add}, {Type: pb.ConfChangeRemoveNode, NodeId: remove},
+			},
+		}
+	}
+	changes := []pb.ConfChangeI{joint(4, 1), &pb.ConfChangeV2{}, joint(5, 2)}
+	want := &pb.ConfState{Voters: []uint64{3, 4, 5}, VotersOutgoing: []uint64{2, 3, 4}}
+	mk := func() *MemoryStorage {
+		st := NewMemoryStorage()
+		require.NoError(t, st.ApplySnapshot(&pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+			Index: 1, Term: 1, ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}},
+		}}))
+		for i, cc := range changes {
+			typ, data, err := pb.MarshalConfChange(cc)
+			require.NoError(t, err)
+			require.NoError(t, st.Append([]*pb.Entry{{Index: uint64(i) + 2, Term: 1, Type: typ, Data: data}}))
+		}
+		require.NoError(t, st.SetHardState(&pb.HardState{Term: 1, Commit: 4}))
+		_, err := st.CreateSnapshot(4, want, nil)
+		require.NoError(t, err)
+		first, err := st.FirstIndex()
+		require.NoError(t, err)
+		require.Equal(t, uint64(2), first, "the snapshot did not compact the log")
+		return st
+	}
+
+	rn, err := NewRawNode(&Config{ID: 3, Storage: mk(), Applied: 4})
+	require.NoError(t, err)
+	require.NoError(t, pb.ConfStateEquivalent(want, rn.raft.trk.ConfState()),
+		"restarted with %s", pb.DescribeConfState(rn.raft.trk.ConfState()))
+	require.Equal(t, uint64(4), rn.BasicStatus().Applied)
+	require.False(t, rn.HasReady() && len(rn.Ready().CommittedEntries) > 0, "entries up to Applied handed out again")
+
+	// Applied below the snapshot's index is refused even though the
+	// entries after Applied are still in the log: the configuration cannot
+	// be rewound to Applied.
+	rn, err = NewRawNode(&Config{ID: 3, Storage: mk(), Applied: 3})
+	require.Nil(t, rn)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "Applied (3) is below the index of the storage's snapshot (4)")
+}
+
+// The restart reads the storage's snapshot to learn which changes its
+// configuration holds; a failure to read it stops the start, and one that
+// may pass says so (the caller can try again).
+func TestRestartNeedsTheStorageSnapshot(t *testing.T) {
+	st := rnFaulty(NewMemoryStorage())
+	st.failing["Snapshot"] = true
+	rn, err := NewRawNode(&Config{ID: 1, Storage: st})
+	require.Nil(t, rn)
+	require.ErrorIs(t, err, ErrStorageFailed)
+	require.ErrorIs(t, err, errRnDisk)
+
+	rn, err = NewRawNode(&Config{ID: 1, Storage: tempUnavailableSnapshot{NewMemoryStorage()}})
+	require.Nil(t, rn)
+	require.ErrorIs(t, err, ErrSnapshotTemporarilyUnavailable)
+	require.NotErrorIs(t, err, ErrStorageFailed)
+}
+
+// tempUnavailableSnapshot is a storage whose snapshot is always being built.
+type tempUnavailableSnapshot struct{ *MemoryStorage }
+
+func (tempUnavailableSnapshot) Snapshot() (*pb.Snapshot, error) {
+	return nil, ErrSnapshotTemporarilyUnavailable
+}
+
 // withApplied returns c with Applied set.
 func (c *Config) withApplied(applied uint64) *Config {
 	c.Applied = applied

@@ -251,8 +251,11 @@ func (s *mbFlakySnapStorage) Snapshot() (*pb.Snapshot, error) {
 // nothing for now and asks again on a later occasion (here, the follower's
 // heartbeat responses), then sends the snapshot once it is ready.
 func TestSnapshotTemporarilyUnavailable(t *testing.T) {
-	st := &mbFlakySnapStorage{MemoryStorage: mbCompactedStorage(t), failures: 4}
+	st := &mbFlakySnapStorage{MemoryStorage: mbCompactedStorage(t)}
 	r := newTestRaft(t, 1, 10, 1, st)
+	// Armed once the node started: a start needs the snapshot's index
+	// (TestRestartNeedsTheStorageSnapshot).
+	st.failures, st.calls = 4, 0
 	mbMakeLeader(r)
 
 	// Peer 2 has entries up to 3; the leader's log starts at 6.

@@ -56,7 +56,8 @@ type Storage interface {
 	FirstIndex() (uint64, error)
 	// Snapshot returns the most recent snapshot. If it is being built, it
 	// returns ErrSnapshotTemporarilyUnavailable and the state machine asks
-	// again later.
+	// again later; NewRawNode, which needs the snapshot's index to rebuild
+	// the configuration, then fails with that error.
 	Snapshot() (*pb.Snapshot, error)
 }
 

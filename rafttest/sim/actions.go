@@ -78,6 +78,14 @@ func (s *Sim) weights() [numActions]float64 {
 	w[actCompact] = 0.7
 	w[actConfChange] = 0.5 * c
 	w[actTransfer] = 0.3 * c
+	if s.opts.LongLog {
+		// Bursts of proposals, on the leader mostly, and frequent
+		// compaction: long logs that followers catch up on by paged
+		// appends and snapshots.
+		w[actPropose] = 15
+		w[actCompact] = 15
+		w[actDeliver] *= 2
+	}
 	return w
 }
 
@@ -113,7 +121,7 @@ func (s *Sim) randomAction() {
 	case actWork:
 		s.doWork()
 	case actPropose:
-		s.propose(pick(s.rng, s.upNodes()))
+		s.proposeSome()
 	case actRead:
 		s.readIndex(pick(s.rng, s.upNodes()))
 	case actDrop:
@@ -150,12 +158,14 @@ func (s *Sim) tick() {
 	if s.opts.ReadOnly == raft.ReadOnlyLeaseBased || s.rng.IntN(2) == 0 {
 		for _, n := range s.upNodes() {
 			n.rn.Tick()
+			s.observe(n)
 		}
 		s.logf("tick all")
 		return
 	}
 	if n := pick(s.rng, s.upNodes()); n != nil {
 		n.rn.Tick()
+		s.observe(n)
 		s.logf("tick node %d", n.id)
 	}
 }
@@ -204,6 +214,22 @@ func (s *Sim) doWork() {
 	}
 }
 
+// proposeSome proposes a payload on a random node, or in long-log runs a
+// burst of them, mostly on the leader.
+func (s *Sim) proposeSome() {
+	if !s.opts.LongLog {
+		s.propose(pick(s.rng, s.upNodes()))
+		return
+	}
+	n := s.leader()
+	if n == nil || s.rng.IntN(4) == 0 {
+		n = pick(s.rng, s.upNodes())
+	}
+	for k := 1 + s.rng.IntN(8); k > 0 && n != nil && n.up(); k-- {
+		s.propose(n)
+	}
+}
+
 // propose proposes a new payload on n (forwarded if n is a follower).
 func (s *Sim) propose(n *node) {
 	if n == nil {
@@ -217,6 +243,7 @@ func (s *Sim) propose(n *node) {
 	}
 	s.stats.Proposals++
 	err := n.rn.Propose(payload(id, pad))
+	s.observe(n)
 	s.logf("propose p%d on node %d: err=%v", id, n.id, err)
 }
 
@@ -286,6 +313,7 @@ func (s *Sim) readIndex(n *node) {
 	s.nextRead++
 	id := s.nextRead
 	err := n.rn.ReadIndex(readCtx(id))
+	s.observe(n)
 	s.logf("read%d on node %d: err=%v", id, n.id, err)
 	if err == nil {
 		s.chk.reads[id] = &readReq{node: n.id, step: s.step, minIndex: s.chk.maxCommit, lastWrite: s.chk.maxApplied}
@@ -313,6 +341,7 @@ func (s *Sim) transfer() {
 		via = pick(s.rng, s.upNodes())
 	}
 	err := via.rn.TransferLeader(to)
+	s.observe(via)
 	s.logf("transfer leadership from %d to %d (asked on node %d): err=%v", l.id, to, via.id, err)
 }
 
@@ -409,6 +438,7 @@ func (s *Sim) proposeConfChange(l *node, cc pb.ConfChangeI) {
 		via = pick(s.rng, s.upNodes())
 	}
 	err := via.rn.ProposeConfChange(cc)
+	s.observe(via)
 	s.logf("propose conf change %s on node %d (leader %d): err=%v",
 		pb.ConfChangesToString(cc.AsV2().Changes), via.id, l.id, err)
 }

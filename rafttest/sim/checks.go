@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
-	"math"
 	"slices"
 
 	"github.com/tickraft/raft"
@@ -13,8 +12,15 @@ import (
 
 // checkState is what the checkers remember across a run.
 type checkState struct {
-	// leaders maps every term that had a leader to that leader.
-	leaders map[uint64]uint64
+	// leaders maps every term that had a leader to that leader, recorded
+	// the moment its leadership is first seen (see observe).
+	leaders map[uint64]leaderRec
+	// ghost is the durable acknowledgements the committed entries are
+	// derived from.
+	ghost ghostState
+	// seeding is set while the founding members bootstrap: their
+	// bootstrap entries are committed by definition.
+	seeding bool
 	// checkedLeaders are the terms whose leader was checked in full for
 	// leader completeness.
 	checkedLeaders map[uint64]bool
@@ -22,14 +28,18 @@ type checkState struct {
 	// (index, term), to a hash of its contents and the term of the entry
 	// before it in the log that holds it.
 	entries map[entryKey]entryRec
-	// committed[i] is the entry at index i as the first node that knew it
-	// committed saw it: it applied it, restored a snapshot covering it, or
-	// its commit index covered it.
+	// committed[i] is the entry at index i, committed as the ghost commit
+	// (ghost.go) knows it: a quorum acknowledged it durably. Nodes' claims
+	// (applying, restoring a snapshot, a commit index) are checked
+	// against it.
 	committed []commitRec
 	// newlyCommitted are the indexes added to committed in this step.
 	newlyCommitted []uint64
-	// payloadAt maps a proposal's id to the index it was applied at.
-	payloadAt map[uint64]uint64
+	// payloadAt maps a proposal's id to the indexes it was committed at.
+	payloadAt map[uint64][]uint64
+	// proposalCopies counts the extra copies of each proposal the network
+	// made (duplicate).
+	proposalCopies map[uint64]int
 	// maxApplied is the highest index applied anywhere; maxCommit the
 	// highest commit index any node has reported.
 	maxApplied, maxCommit uint64
@@ -38,6 +48,11 @@ type checkState struct {
 	conf      *pb.ConfState
 	confIndex uint64
 	members   map[uint64]bool
+	// removedAt is the index of the configuration change that removed a
+	// node, known once a node applied it; removedStep the step it was
+	// first applied at.
+	removedAt   map[uint64]uint64
+	removedStep map[uint64]int
 	// reads are the ReadIndex requests made, by id.
 	reads map[uint64]*readReq
 }
@@ -53,12 +68,23 @@ type entryRec struct {
 type commitRec struct {
 	known bool
 	e     appEntry
-	node  uint64 // the first node that applied it or held it as committed
-	how   string // what that node did: "applied" or "held as committed"
-	// termBound is the lowest term a node had when it applied the entry:
-	// the entry was committed in that term or earlier, so every leader of
-	// a later term must have it.
+	node  uint64 // the node it was read from when it became committed
+	how   string // how it became committed, if not by acknowledgements
+	// ackTerm is the term whose quorum acknowledged it.
+	ackTerm uint64
+	// termBound is a term in which the entry was committed, the lowest
+	// known: the term whose quorum acknowledged it, or the term a node was
+	// in when it claimed the entry committed if that is lower. Every
+	// leader of a later term must have it.
 	termBound uint64
+}
+
+// origin says how the entry became committed, for failure reports.
+func (c commitRec) origin() string {
+	if c.how != "" {
+		return fmt.Sprintf("%s, read from node %d", c.how, c.node)
+	}
+	return fmt.Sprintf("acknowledged by a quorum in term %d, read from node %d", c.ackTerm, c.node)
 }
 
 // readReq is a ReadIndex request as issued.
@@ -82,13 +108,16 @@ type pendingRead struct {
 }
 
 func (c *checkState) init() {
-	c.leaders = map[uint64]uint64{}
+	c.leaders = map[uint64]leaderRec{}
+	c.ghost.acks = map[uint64]map[uint64]uint64{}
 	c.checkedLeaders = map[uint64]bool{}
 	c.entries = map[entryKey]entryRec{}
 	c.committed = make([]commitRec, 1)
-	c.payloadAt = map[uint64]uint64{}
+	c.payloadAt = map[uint64][]uint64{}
+	c.proposalCopies = map[uint64]int{}
 	c.conf = &pb.ConfState{}
 	c.members = map[uint64]bool{}
+	c.removedAt, c.removedStep = map[uint64]uint64{}, map[uint64]int{}
 	c.reads = map[uint64]*readReq{}
 }
 
@@ -99,38 +128,70 @@ func (s *Sim) checkStep(full bool) {
 	if s.failure != nil {
 		return
 	}
-	s.checkElectionSafety()
-	s.checkCommitIndexes()
+	for _, n := range s.upNodes() {
+		s.observe(n)
+		st := n.rn.BasicStatus()
+		s.noteCommitIndex(n, st.Commit, st.Term, true)
+	}
 	s.checkNodeProgress()
 	s.checkLeaderCompleteness(full)
-	s.decommissionRemoved()
+	s.decommissionRemoved(false)
+}
+
+// observe looks at node n right after anything was done to it (a message
+// stepped, a tick, an Advance, a configuration change applied...), not
+// only at the end of a step that may have done many things: a leadership
+// is recorded when it starts (checkElectionSafety) and a commit index is
+// checked when it moves (checkClaim).
+func (s *Sim) observe(n *node) {
+	if !n.up() || s.failure != nil {
+		return
+	}
+	st := n.rn.BasicStatus()
+	if st.RaftState == raft.StateLeader {
+		s.checkElectionSafety(n, st.Term, nil)
+	}
+	s.chk.maxCommit = max(s.chk.maxCommit, st.Commit)
+	s.noteCommitIndex(n, st.Commit, st.Term, false)
+	s.checkRemovedCampaign(n, st)
+}
+
+// observeSent records the leadership that a message proves: only a leader
+// sends appends, heartbeats and snapshots, so its sender led the message's
+// term, even if nobody saw it in the leader role.
+func (s *Sim) observeSent(n *node, m *pb.Message) {
+	switch m.Type {
+	case pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap:
+		s.checkElectionSafety(n, m.Term, m)
+	}
 }
 
 // checkElectionSafety checks that no term ever has two leaders (Raft
-// Figure 3, Election Safety). Every running node's role is looked at after
-// every step; a leader is remembered for its term for the whole run.
-func (s *Sim) checkElectionSafety() {
-	for _, n := range s.upNodes() {
-		st := n.rn.BasicStatus()
-		if st.Commit > s.chk.maxCommit {
-			s.chk.maxCommit = st.Commit
-		}
-		if st.RaftState != raft.StateLeader {
-			continue
-		}
-		l, ok := s.chk.leaders[st.Term]
-		if !ok {
-			s.chk.leaders[st.Term] = n.id
-			s.stats.Leaders++
-			s.stats.MaxTerm = max(s.stats.MaxTerm, st.Term)
-			s.logf("node %d is leader of term %d", n.id, st.Term)
-			continue
-		}
-		if l != n.id {
-			s.failf(CheckElectionSafety, "nodes %d and %d are both leaders of term %d", l, n.id, st.Term)
-			return
-		}
+// Figure 3, Election Safety): node n leads term, as seen in its role or,
+// if sent is not nil, in a message it sends, and no other node may have led
+// it, over the whole run.
+func (s *Sim) checkElectionSafety(n *node, term uint64, sent *pb.Message) {
+	l, ok := s.chk.leaders[term]
+	if !ok {
+		s.chk.leaders[term] = leaderRec{id: n.id, inc: n.incarnation, how: howLeader(sent)}
+		s.stats.Leaders++
+		s.stats.MaxTerm = max(s.stats.MaxTerm, term)
+		s.logf("node %d is leader of term %d (it %s)", n.id, term, howLeader(sent))
+		s.checkRemovedLeader(n, term)
+		return
 	}
+	if l.id != n.id {
+		s.failf(CheckElectionSafety, "nodes %d and %d are both leaders of term %d (node %d %s; node %d %s)",
+			l.id, n.id, term, l.id, l.how, n.id, howLeader(sent))
+	}
+}
+
+// howLeader says how a leadership was seen.
+func howLeader(sent *pb.Message) string {
+	if sent == nil {
+		return "is leader"
+	}
+	return "sends " + sent.Type.String()
 }
 
 // checkLogMatching checks the Log Matching property (Raft §5.3) over the
@@ -236,12 +297,12 @@ func (s *Sim) checkLeaderHas(l *node, term, i uint64) {
 	case entryCompacted:
 		return
 	case entryAbsent:
-		s.failf(CheckLeaderCompleteness, "leader %d of term %d lacks committed entry %d (%s, %s by node %d in term %d)",
-			l.id, term, i, describeAppEntry(c.e), c.how, c.node, c.termBound)
+		s.failf(CheckLeaderCompleteness, "leader %d of term %d lacks committed entry %d (%s, committed in term %d: %s)",
+			l.id, term, i, describeAppEntry(c.e), c.termBound, c.origin())
 	case entryPresent:
 		if e.Term != c.e.term || fingerprint(e) != c.e.fp {
-			s.failf(CheckLeaderCompleteness, "leader %d of term %d has %s at index %d, but node %d %s %s there in term %d",
-				l.id, term, pb.DescribeEntry(e, formatPayload), i, c.node, c.how, describeAppEntry(c.e), c.termBound)
+			s.failf(CheckLeaderCompleteness, "leader %d of term %d has %s at index %d, but %s was committed there in term %d (%s)",
+				l.id, term, pb.DescribeEntry(e, formatPayload), i, describeAppEntry(c.e), c.termBound, c.origin())
 		}
 	}
 }
@@ -291,36 +352,36 @@ func (s *Sim) entryAt(n *node, i uint64) (*pb.Entry, entryState) {
 
 // checkApplied is the heart of State Machine Safety (Raft §5.4.3): when a
 // node applies the entry at index i (or restores a snapshot covering it),
-// it must be the entry every other node applied, or holds as committed, at
-// i. Also, a proposal is applied at one index only (the simulator never
-// proposes a payload twice, and never duplicates a proposal on the
-// network).
+// it must be the committed entry at i (see checkClaim).
 func (s *Sim) checkApplied(n *node, i uint64, ae appEntry) {
 	term := uint64(0)
 	if n.up() {
 		term = n.rn.BasicStatus().Term
 	}
-	s.checkCommitted(n, i, ae, "applies", term)
+	s.checkClaim(n, i, ae, "applies", term)
 	s.chk.maxApplied = max(s.chk.maxApplied, i)
 }
 
-// checkCommitIndexes runs after every step: every entry a running node's
-// commit index covers is committed, so it is recorded (or compared) as if
-// applied. This learns of commits before anyone applies them, which lets
-// leader completeness and state machine safety see an unsafe commit
-// sooner. Commit indexes written to disk are noted the same way as they
-// are written (see persist), with the term written alongside as the bound.
-func (s *Sim) checkCommitIndexes() {
-	for _, n := range s.upNodes() {
-		st := n.rn.BasicStatus()
-		s.noteCommitIndex(n, st.Commit, st.Term)
+// noteCommitIndex checks that node n, in term (or earlier), may know the
+// entries of its log up to commit to be committed: its in-memory commit
+// index (observe, checkStep) or the one it wrote to disk (persist). The
+// index is checked at once against the ghost commit; the entries only when
+// final: once the node's Ready was handled, when its log is its storage
+// plus its queued writes (before, its storage may still hold entries its
+// Ready overwrites). Entries below its snapshot are checked when a state
+// machine restores it.
+func (s *Sim) noteCommitIndex(n *node, commit, term uint64, final bool) {
+	if commit > s.chk.ghost.commit && !s.chk.seeding {
+		s.refreshGhost()
+		if commit > s.chk.ghost.commit {
+			s.failf(CheckPrematureCommit, "node %d (term %d) has commit index %d, but no quorum acknowledged durably, in its leader's term, more than index %d (%s)",
+				n.id, term, commit, s.chk.ghost.commit, s.describeGhost(n, term))
+			return
+		}
 	}
-}
-
-// noteCommitIndex records that node n, in term (or earlier), knew the
-// entries of its log up to commit to be committed. Entries below its
-// snapshot are checked when a state machine restores it.
-func (s *Sim) noteCommitIndex(n *node, commit, term uint64) {
+	if !final {
+		return
+	}
 	for i := max(n.commitSeen, n.app.applied) + 1; i <= commit && s.failure == nil; i++ {
 		e, state := s.entryAt(n, i)
 		switch state {
@@ -329,49 +390,70 @@ func (s *Sim) noteCommitIndex(n *node, commit, term uint64) {
 				n.id, commit, i)
 			return
 		case entryPresent:
-			s.checkCommitted(n, i, appEntry{term: e.Term, fp: fingerprint(e)}, "holds as committed", term)
+			s.checkClaim(n, i, appEntry{term: e.Term, fp: fingerprint(e)}, "holds as committed", term)
 		}
 	}
 	n.commitSeen = max(n.commitSeen, commit)
 }
 
-// checkCommitted records that node n knows entry ae at index i to be
-// committed, in term or earlier (0: unknown), or checks it against what is
-// recorded already.
-func (s *Sim) checkCommitted(n *node, i uint64, ae appEntry, verb string, term uint64) {
+// checkClaim checks that entry ae at index i, which node n (in term, or 0
+// if unknown) applies or holds as committed, is committed: a quorum
+// acknowledged it (ghost.go), and it is the entry committed there. A claim
+// beyond the ghost commit is a premature commit, caught when it is made.
+func (s *Sim) checkClaim(n *node, i uint64, ae appEntry, verb string, term uint64) {
 	c := &s.chk
-	if i < uint64(len(c.committed)) && c.committed[i].known {
-		rec := &c.committed[i]
-		if rec.e != ae {
-			s.failf(CheckStateMachine, "node %d %s %s at index %d, but node %d %s %s there",
-				n.id, verb, describeAppEntry(ae), i, rec.node, rec.how, describeAppEntry(rec.e))
-			return
-		}
-		if term != 0 && term < rec.termBound {
-			rec.termBound = term
-		}
+	if c.seeding {
+		s.recordCommitted(i, ae, n.id, 1)
+		c.committed[i].how = "bootstrapped"
 		return
 	}
+	if i > c.ghost.commit {
+		// The configuration of a leader may have changed since its
+		// acknowledgements were last counted.
+		s.refreshGhost()
+	}
+	if i > c.ghost.commit {
+		s.failf(CheckPrematureCommit, "node %d %s %s at index %d, but no quorum acknowledged it durably in its leader's term (committed up to %d)",
+			n.id, verb, describeAppEntry(ae), i, c.ghost.commit)
+		return
+	}
+	rec := &c.committed[i]
+	if rec.e != ae {
+		s.failf(CheckStateMachine, "node %d %s %s at index %d, but %s was committed there (%s)",
+			n.id, verb, describeAppEntry(ae), i, describeAppEntry(rec.e), rec.origin())
+		return
+	}
+	if term != 0 && term < rec.termBound {
+		rec.termBound = term
+	}
+}
+
+// recordCommitted records entry ae, read from node, as committed at index
+// i in term.
+func (s *Sim) recordCommitted(i uint64, ae appEntry, node, term uint64) {
+	c := &s.chk
 	for uint64(len(c.committed)) <= i {
 		c.committed = append(c.committed, commitRec{})
 	}
-	how := "applied"
-	if verb != "applies" {
-		how = "held as committed"
+	if c.committed[i].known {
+		return
 	}
-	c.committed[i] = commitRec{known: true, e: ae, node: n.id, how: how, termBound: term}
-	if term == 0 {
-		// Restored on restart from a snapshot: no bound is known.
-		c.committed[i].termBound = math.MaxUint64
-	}
+	c.committed[i] = commitRec{known: true, e: ae, node: node, termBound: term, ackTerm: term}
 	c.newlyCommitted = append(c.newlyCommitted, i)
 	if ae.fp&payloadFlag != 0 && ae.fp&confFlag == 0 {
-		id := ae.fp &^ payloadFlag
-		if j, ok := c.payloadAt[id]; ok && j != i {
-			s.failf(CheckStateMachine, "proposal p%d is committed at index %d and at index %d: applied twice", id, j, i)
-			return
-		}
-		c.payloadAt[id] = i
+		s.checkProposalOnce(ae.fp&^payloadFlag, i)
+	}
+}
+
+// checkProposalOnce checks that proposal id, committed at index i, is not
+// committed at more indexes than it was proposed times: once, plus once
+// per copy of it the network duplicated.
+func (s *Sim) checkProposalOnce(id, i uint64) {
+	c := &s.chk
+	at := append(c.payloadAt[id], i)
+	c.payloadAt[id] = at
+	if len(at) > 1+c.proposalCopies[id] {
+		s.failf(CheckStateMachine, "proposal p%d is committed at indexes %v, but was proposed %d times", id, at, 1+c.proposalCopies[id])
 	}
 }
 
@@ -420,9 +502,15 @@ func (s *Sim) noteConf(i uint64, cs *pb.ConfState) {
 	for _, ids := range [][]uint64{cs.Voters, cs.Learners, cs.VotersOutgoing, cs.LearnersNext} {
 		for _, id := range ids {
 			c.members[id] = true
-			if n := s.nodes[id]; n != nil && n.decommissioned {
+			if c.removedAt[id] != 0 {
 				s.failf(CheckNode, "simulator bug: node %d was removed, and the configuration as of %d has it again", id, i)
 			}
+		}
+	}
+	for id := range c.members {
+		if c.removedAt[id] == 0 && !confHas(cs, id) {
+			c.removedAt[id], c.removedStep[id] = i, s.step
+			s.logf("node %d is removed by the configuration as of %d", id, i)
 		}
 	}
 }
@@ -430,24 +518,6 @@ func (s *Sim) noteConf(i uint64, cs *pb.ConfState) {
 func confHas(cs *pb.ConfState, id uint64) bool {
 	return slices.Contains(cs.Voters, id) || slices.Contains(cs.Learners, id) ||
 		slices.Contains(cs.VotersOutgoing, id) || slices.Contains(cs.LearnersNext, id)
-}
-
-// decommissionRemoved shuts down for good the nodes that the latest
-// committed configuration no longer has, as an operator would: a removed
-// node that does not know it was removed would otherwise campaign forever.
-// Its disk is kept, for the checks.
-func (s *Sim) decommissionRemoved() {
-	for _, id := range s.ids {
-		n := s.nodes[id]
-		if n.decommissioned || !s.chk.members[id] || confHas(s.chk.conf, id) {
-			continue
-		}
-		n.decommissioned = true
-		if n.up() {
-			s.crash(n, "(decommissioned)")
-		}
-		s.logf("node %d is decommissioned: the configuration as of %d no longer has it", id, s.chk.confIndex)
-	}
 }
 
 // checkDurability checks that every committed entry survives crashes:

@@ -8,12 +8,17 @@ replays exactly.
 # The model
 
 A run starts from a seed. The seed chooses the run's options (Options):
-3, 5 or 7 founding voters; PreVote, CheckQuorum and AsyncStorageWrites on
+3, 5 or 7 founding voters; PreVote, CheckQuorum, AsyncStorageWrites,
+StepDownOnRemoval, EagerCommitPropagation and DisableProposalForwarding on
 or off; ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased reads; the
 election and heartbeat timeouts; sometimes small MaxSizePerMsg,
-MaxCommittedSizePerReady and MaxInflightMsgs; how often faults strike
-(Chaos) and whether crashes favour the leader. Then math/rand/v2, seeded
-from the seed, makes every choice. Everything runs in one goroutine; time
+MaxCommittedSizePerReady, MaxInflightMsgs, MaxInflightBytes and
+MaxUncommittedEntriesSize; how long a removed node keeps running; how
+often faults strike (Chaos) and whether crashes favour the leader. A
+quarter of the seeds run long logs (LongLog): bursts of proposals, paged
+appends and Readies, frequent compaction and snapshots, hundreds to
+thousands of entries committed. Then math/rand/v2, seeded from the seed,
+makes every choice. Everything runs in one goroutine; time
 is a simulated clock that advances only when a node is ticked.
 
 Each node is a RawNode over a MemoryStorage that stands for its disk. Its
@@ -54,8 +59,10 @@ action and hands out and handles every Ready that results:
     delayed), sometimes several to the same node before its Ready;
   - do a node's next piece of asynchronous storage work;
   - propose a new payload on a random node; start a ReadIndex on one;
-  - drop or duplicate a message in flight (proposals are not duplicated:
-    the clients send each once);
+  - drop or duplicate a message in flight (a forwarded proposal is
+    duplicated too, half the time as the same message handed over twice,
+    as an in-process transport sharing pointers would; each copy may be
+    committed once more);
   - partition the nodes in two, cut one link one way, isolate the leader,
     or heal the network;
   - crash a node (in synchronous mode, sometimes inside its next Ready),
@@ -70,47 +77,67 @@ action and hands out and handles every Ready that results:
   - ask for a leader transfer.
 
 Runs alternate between stormy and calm periods. A node removed by a
-committed configuration change is shut down for good, as an operator
-would; its disk is kept for the checks.
+committed configuration change keeps running for Options.RemovedLinger
+steps after its removal was first applied (at once in the liveness
+phase), then is shut down for good, as an operator would; its disk is
+kept for the checks.
 
 # The checks
 
-After every step (each checker is a documented function in checks.go):
+The checkers judge the library by what they see, not by what it says.
+Every node is observed right after each call that can change it (a
+message stepped, a tick, an Advance, a configuration change applied), not
+only at the end of a step that may do many things; what is committed is
+derived from acknowledgements checked against the disks (ghost.go), not
+from commit indexes. After every such call, or step (each checker is a
+documented function in checks.go, ghost.go or removal.go):
 
  1. Election safety (checkElectionSafety): at most one leader per term,
-    over the whole run.
- 2. Log matching (checkLogMatching): as entries land in any node's
+    over the whole run. A leadership is recorded the moment it starts:
+    when a node is seen in the leader role, or sends an append, heartbeat
+    or snapshot of the term.
+ 2. Commitment (ghost.go, noteCommitIndex, checkClaim): an entry is
+    committed once a quorum of the configuration of the leader of its
+    term acknowledged it in that term (MsgAppResp, or the leader's own
+    write) while their disks held it. A commit index, an applied entry or
+    a restored snapshot beyond that is a premature commit, caught when
+    the node makes the claim.
+ 3. Log matching (checkLogMatching): as entries land in any node's
     storage, two entries with the same index and term must have the same
     contents and follow an entry of the same term.
- 3. Leader completeness (checkLeaderCompleteness): an entry known
-    committed (a node applied it, restored a snapshot covering it, or
-    holds it below its commit index, on disk or in memory) is in the log
-    of every leader of a later term: its storage plus the writes queued
-    for it, unless compacted.
- 4. State machine safety (checkApplied, checkCommitted,
-    checkNodeProgress, restoreApp): every node applies, or knows
-    committed, the same entry at an index; a node never applies an index
-    twice or skips one; no proposal lands at two indexes; raft's applied
-    index never goes back and never passes the state machine's; a state
-    machine never goes back, and a restored snapshot agrees with what was
-    applied.
- 5. Durability (checkDurability): every committed entry stays on the disks
+ 4. Leader completeness (checkLeaderCompleteness): a committed entry
+    is in the log of every leader of a later term than the one it was
+    committed in: its storage plus the writes queued for it, unless
+    compacted.
+ 5. State machine safety (checkApplied, checkClaim, checkProposalOnce,
+    checkNodeProgress, restoreApp): every node applies, or holds as
+    committed, the committed entry at an index; a node never applies an
+    index twice or skips one; no proposal lands at more indexes than
+    copies of it were made; raft's applied index never goes back and
+    never passes the state machine's; a state machine never goes back,
+    and a restored snapshot agrees with what was applied.
+ 6. Durability (checkDurability): every committed entry stays on the disks
     (log or snapshot) of enough voters of the latest configuration that
     the others cannot elect a leader without it. It runs after every
-    crash, the only step that loses state, and at the end.
- 6. Reads (checkReadState, checkReadsOnApply): a ReadIndex answer is at
+    crash and every write that replaces entries, the steps that lose
+    state, and at the end.
+ 7. Removed nodes (removal.go): a node never wins an election after its
+    removal committed, and never starts campaigning once its commit index
+    covers its removal.
+ 8. Reads (checkReadState, checkReadsOnApply): a ReadIndex answer is at
     least the highest commit index any node knew when the read was
     issued, and once the node applied that far its state holds the last
     write applied anywhere before the issue. Reads served from a leader's
     lease are checked the same way; TestLeaseReads runs every seed with
     lease-based reads.
- 7. Liveness (liveness): at the end, faults stop, the network heals and
+ 9. Liveness (liveness): at the end, faults stop, the network heals and
     every node restarts; within 30 election timeouts a leader must be
     elected and a new proposal applied by every voter.
 
 A node that panics, stops on a storage error, refuses its own storage
-responses or a message it should accept, or otherwise breaks the contract
-is reported too (checker "node").
+responses or a message it should accept, restarts in another
+configuration than the one its state machine applied (checkRestartConf),
+or otherwise breaks the contract is reported too (checker "node").
 
 A failure reports the seed, the checker, what it saw, the options, the
 command that replays it, and the last events of the run (the trace, with
@@ -126,6 +153,7 @@ GOMAXPROCS workers (fewer under -race and -short). Flags:
 	-sim.steps=N   steps per seed (default 1500)
 	-sim.seed=N    the seed TestReplay replays (add -sim.v to print every event)
 	-sim.trace=N   events shown with a failure (default 50)
+	-sim.dupproposals=false  do not duplicate forwarded proposals
 
 # Proving the checkers
 
@@ -134,7 +162,13 @@ dropped hard-state write, an entry applied twice) and checks that the
 right checker catches each within a bounded number of seeds. With the
 raftbugs build tag, TestCheckersCatchCoreBugs does the same with bugs
 planted in the raft core through internal/bugs: committing an entry of an
-older term by counting replicas (Figure 8 of the Raft paper) and followers
-answering reads from their own commit index.
+older term by counting replicas (Figure 8 of the Raft paper) and a leader
+counting its own entries before they are durable (premature commit), a
+follower accepting an append whose previous entry has another term (log
+matching), a follower cutting its log after a stale append (durability),
+a node voting twice in a term (election safety), a removed node
+campaigning (removed nodes), and followers answering reads from their own
+commit index. TestElectionSafetyWithinOneStep scripts a leader that wins
+and crashes within one step, followed by a second leader of its term.
 */
 package sim

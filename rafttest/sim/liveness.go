@@ -33,6 +33,7 @@ func (s *Sim) liveness() {
 	s.maxDrain = max(minDrain, drainPerBacklog*len(s.net))
 	s.faultsOff = true
 	s.heal()
+	s.decommissionRemoved(true)
 	for _, id := range s.ids {
 		n := s.nodes[id]
 		n.crashInReady = noCrash
@@ -48,6 +49,7 @@ func (s *Sim) liveness() {
 		s.step++
 		for _, n := range s.upNodes() {
 			n.rn.Tick()
+			s.observe(n)
 		}
 		s.drain()
 		s.checkStep(false)
@@ -68,6 +70,7 @@ func (s *Sim) liveness() {
 		s.nextPayload++
 		id := s.nextPayload
 		err := l.rn.Propose(payload(id, 0))
+		s.observe(l)
 		s.logf("LIVENESS: propose p%d on leader %d: err=%v", id, l.id, err)
 		if err == nil {
 			wanted = append(wanted, id)
@@ -128,10 +131,11 @@ func (s *Sim) drain() {
 // appliedByAllVoters reports whether proposal id was applied by every voter
 // of the latest configuration.
 func (s *Sim) appliedByAllVoters(id uint64) bool {
-	idx, ok := s.chk.payloadAt[id]
-	if !ok {
+	at := s.chk.payloadAt[id]
+	if len(at) == 0 {
 		return false
 	}
+	idx := at[0]
 	for _, ids := range [][]uint64{s.chk.conf.Voters, s.chk.conf.VotersOutgoing} {
 		for _, v := range ids {
 			n := s.nodes[v]

@@ -15,6 +15,8 @@ import (
 
 // send puts a message on the network.
 func (s *Sim) send(n *node, m *pb.Message) {
+	s.observeSent(n, m)
+	s.noteSentAck(n, m)
 	s.net = append(s.net, envelope{m: m, fromInc: n.incarnation})
 }
 
@@ -61,12 +63,15 @@ func (s *Sim) deliverEnvelope(env envelope) {
 	}
 	s.stats.Delivered++
 	s.event(event{step: s.step, text: "deliver", msg: m})
-	if err := to.rn.Step(m); err != nil {
+	err := to.rn.Step(m)
+	s.observe(to)
+	if err != nil {
 		s.stepError(to, m, err)
 	}
 	if m.Type == pb.MsgSnap {
 		if from := s.sender(env); from != nil {
 			_ = from.rn.ReportSnapshot(m.To, raft.SnapshotFinish)
+			s.observe(from)
 		}
 	}
 }
@@ -107,25 +112,53 @@ func (s *Sim) dropped(env envelope, why string) {
 	}
 	if m.Type == pb.MsgSnap {
 		_ = from.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+		s.observe(from)
 		return
 	}
 	if s.rng.IntN(3) == 0 {
 		_ = from.rn.ReportUnreachable(m.To)
+		s.observe(from)
 	}
 }
 
-// duplicate puts a copy of the i-th message on the network. Proposals are
-// not duplicated: the simulated clients send each proposal once and a
-// duplicated proposal would be committed twice, which is what raft
-// promises for a proposal sent twice.
+// duplicate puts a copy of the i-th message on the network. A forwarded
+// proposal of normal entries is duplicated only with
+// Options.DuplicateProposals, and then half the time as the same message
+// handed over twice, as an in-process transport that shares pointers
+// would: the leader must not write into the entries it was given. Each
+// copy may be committed once more (checkProposalOnce). Forwarded
+// configuration changes are not duplicated: a copy applied later could
+// add back a node removed meanwhile.
 func (s *Sim) duplicate(i int) bool {
 	env := s.net[i]
-	if env.m.Type == pb.MsgProp {
-		return false
+	c := env.m
+	if c.Type == pb.MsgProp {
+		if !s.opts.DuplicateProposals || !allNormal(c.Entries) {
+			return false
+		}
+		for _, e := range c.Entries {
+			if id, ok := payloadID(e.Data); ok {
+				s.chk.proposalCopies[id]++
+			}
+		}
+		if s.rng.IntN(2) == 0 {
+			s.net = append(s.net, envelope{m: c, fromInc: env.fromInc})
+			s.event(event{step: s.step, text: "duplicate (the same message)", msg: c})
+			return true
+		}
 	}
-	c := proto.Clone(env.m).(*pb.Message)
+	c = proto.Clone(c).(*pb.Message)
 	s.net = append(s.net, envelope{m: c, fromInc: env.fromInc})
 	s.event(event{step: s.step, text: "duplicate", msg: c})
+	return true
+}
+
+func allNormal(ents []*pb.Entry) bool {
+	for _, e := range ents {
+		if e.Type != pb.EntryNormal {
+			return false
+		}
+	}
 	return true
 }
 

@@ -2,10 +2,15 @@ package sim
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/tickraft/raft"
+	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // node is one simulated server. Its storage and state machine are its disk
@@ -45,6 +50,13 @@ type node struct {
 	crashAfterWrite bool
 	// commitSeen is the highest commit index the node reported.
 	commitSeen uint64
+	// knowsRemoved is set once the running incarnation's commit index (or
+	// the state machine) covers its removal;
+	// wasCampaigning and lastTerm are its role and term when last observed
+	// (see checkRemovedCampaign).
+	knowsRemoved   bool
+	wasCampaigning bool
+	lastTerm       uint64
 }
 
 func (n *node) up() bool { return n.rn != nil }
@@ -71,6 +83,38 @@ func (s *Sim) start(n *node) {
 	}
 	n.rn = rn
 	n.lastApplied = rn.BasicStatus().Applied
+	s.checkRestartConf(n)
+	n.wasCampaigning, n.lastTerm, n.knowsRemoved = false, 0, false
+}
+
+// checkRestartConf checks that a new incarnation of n comes back with the
+// configuration its state machine applied (issue 10 §2): a node that
+// counts votes or acknowledgements in another configuration breaks
+// safety.
+func (s *Sim) checkRestartConf(n *node) {
+	got := confStateOf(n.rn.Status().Config)
+	if !sameConf(got, n.app.conf) {
+		s.failf(CheckNode, "node %d restarts with Applied %d in configuration %s, but its state machine applied %s",
+			n.id, n.app.applied, pb.DescribeConfState(got), pb.DescribeConfState(n.app.conf))
+	}
+}
+
+// confStateOf renders a node's configuration as a ConfState.
+func confStateOf(c progress.Config) *pb.ConfState {
+	ids := func(m map[uint64]struct{}) []uint64 { return slices.Sorted(maps.Keys(m)) }
+	return &pb.ConfState{
+		Voters: ids(c.Voters[0]), VotersOutgoing: ids(c.Voters[1]),
+		Learners: ids(c.Learners), LearnersNext: ids(c.LearnersNext), AutoLeave: c.AutoLeave,
+	}
+}
+
+// sameConf compares two configurations, whatever the order of their IDs.
+func sameConf(a, b *pb.ConfState) bool {
+	eq := func(x, y []uint64) bool {
+		return slices.Equal(slices.Sorted(slices.Values(x)), slices.Sorted(slices.Values(y)))
+	}
+	return eq(a.Voters, b.Voters) && eq(a.VotersOutgoing, b.VotersOutgoing) && eq(a.Learners, b.Learners) &&
+		eq(a.LearnersNext, b.LearnersNext) && a.AutoLeave == b.AutoLeave
 }
 
 // crash stops n, losing everything it did not persist.
@@ -193,7 +237,9 @@ func (s *Sim) handleReadySync(n *node) {
 		return
 	}
 	s.readStates(n, rd.ReadStates)
-	if err := n.rn.Advance(rd); err != nil {
+	err := n.rn.Advance(rd)
+	s.observe(n)
+	if err != nil {
 		s.failf(CheckNode, "node %d: Advance: %v", n.id, err)
 	}
 	s.crashIfHardStateLost(n)
@@ -239,22 +285,33 @@ func (s *Sim) noteReady(n *node, rd *raft.Ready) {
 	if s.opts.AsyncStorageWrites {
 		return
 	}
-	var parts []string
+	if rd.HardState == nil && len(rd.Entries) == 0 && rd.Snapshot == nil && len(rd.CommittedEntries) == 0 {
+		return
+	}
+	// Described only if the trace is printed: entries are never modified
+	// once handed out, but the slices holding them may be reused.
+	var hs *pb.HardState
 	if rd.HardState != nil {
-		parts = append(parts, "hs=("+pb.DescribeHardState(rd.HardState)+")")
+		hs = proto.Clone(rd.HardState).(*pb.HardState)
 	}
-	if len(rd.Entries) > 0 {
-		parts = append(parts, "persist="+describeEntries(rd.Entries))
-	}
-	if rd.Snapshot != nil {
-		parts = append(parts, "snap=("+pb.DescribeSnapshot(rd.Snapshot)+")")
-	}
-	if len(rd.CommittedEntries) > 0 {
-		parts = append(parts, "apply="+describeEntries(rd.CommittedEntries))
-	}
-	if len(parts) > 0 {
-		s.logf("node %d ready: %s", n.id, strings.Join(parts, " "))
-	}
+	id, snap := n.id, rd.Snapshot
+	persist, apply := slices.Clone(rd.Entries), slices.Clone(rd.CommittedEntries)
+	s.event(event{step: s.step, lazy: func() string {
+		var parts []string
+		if hs != nil {
+			parts = append(parts, "hs=("+pb.DescribeHardState(hs)+")")
+		}
+		if len(persist) > 0 {
+			parts = append(parts, "persist="+describeEntries(persist))
+		}
+		if snap != nil {
+			parts = append(parts, "snap=("+pb.DescribeSnapshot(snap)+")")
+		}
+		if len(apply) > 0 {
+			parts = append(parts, "apply="+describeEntries(apply))
+		}
+		return fmt.Sprintf("node %d ready: %s", id, strings.Join(parts, " "))
+	}})
 }
 
 // processAppend does the first MsgStorageAppend of n's append queue:
@@ -287,7 +344,9 @@ func (s *Sim) processApply(n *node) {
 	}
 	m := n.applyQ[0]
 	n.applyQ = n.applyQ[1:]
-	s.logf("node %d apply thread: %s", n.id, describeEntries(m.Entries))
+	s.event(event{step: s.step, lazy: func() string {
+		return fmt.Sprintf("node %d apply thread: %s", n.id, describeEntries(m.Entries))
+	}})
 	for _, e := range m.Entries {
 		s.apply(n, e)
 	}
@@ -303,7 +362,10 @@ func (s *Sim) respond(n *node, resps []*pb.Message) {
 			s.send(n, r)
 			continue
 		}
-		if err := n.rn.Step(r); err != nil {
+		s.noteSentAck(n, r)
+		err := n.rn.Step(r)
+		s.observe(n)
+		if err != nil {
 			s.failf(CheckNode, "node %d refused its own storage response %s: %v", n.id, pb.DescribeMessage(r, formatPayload), err)
 		}
 	}
@@ -319,12 +381,18 @@ func (s *Sim) persist(n *node, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardS
 		}
 	}
 	if len(ents) > 0 {
+		last, _ := n.storage.LastIndex()
 		if err := n.storage.Append(ents); err != nil {
 			s.failf(CheckNode, "node %d: appending %s: %v", n.id, describeEntries(ents), err)
 			return
 		}
 		s.checkLogMatching(n, ents)
+		if ents[0].Index <= last {
+			// The write replaced entries: a disk lost state.
+			defer s.checkDurability()
+		}
 	}
+	defer s.noteDurable(n)
 	if hs != nil {
 		if s.opts.Bugs.DropHardState && !s.faultsOff && hs.Vote != 0 && s.rng.IntN(dropHardStateOneIn) == 0 {
 			s.logf("BUG: node %d does not persist %s, and will crash once it handled this write", n.id, pb.DescribeHardState(hs))
@@ -335,7 +403,7 @@ func (s *Sim) persist(n *node, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardS
 			s.failf(CheckNode, "node %d: saving hard state: %v", n.id, err)
 			return
 		}
-		s.noteCommitIndex(n, hs.Commit, hs.Term)
+		s.noteCommitIndex(n, hs.Commit, hs.Term, true)
 	}
 }
 
@@ -409,6 +477,11 @@ func (s *Sim) apply(n *node, e *pb.Entry) {
 			return
 		}
 		cs, err := n.rn.ApplyConfChange(cc)
+		if err == nil {
+			// The ghost commit counts in the leader's configuration.
+			a.conf = cs
+		}
+		s.observe(n)
 		if err != nil {
 			if !errors.Is(err, raft.ErrConfChangeRejected) {
 				s.failf(CheckNode, "node %d: ApplyConfChange(%s): %v", n.id, pb.DescribeEntry(e, formatPayload), err)
@@ -416,8 +489,6 @@ func (s *Sim) apply(n *node, e *pb.Entry) {
 			}
 			// Every node refuses the same entry; the configuration stays.
 			s.logf("node %d refuses to apply %s: %v", n.id, pb.DescribeEntry(e, formatPayload), err)
-		} else {
-			a.conf = cs
 		}
 	}
 	a.log = append(a.log, ae)

@@ -24,10 +24,31 @@ type Options struct {
 
 	ElectionTick  int
 	HeartbeatTick int
+	// EagerCommitPropagation sends a new commit index at once rather than
+	// with the next append or heartbeat (the default).
+	EagerCommitPropagation bool
+	// DisableProposalForwarding makes followers drop proposals.
+	DisableProposalForwarding bool
+
 	// Flow control: small values make appends page and pipelines stall.
 	MaxSizePerMsg            uint64
 	MaxInflightMsgs          int
+	MaxInflightBytes         uint64
 	MaxCommittedSizePerReady uint64
+	// MaxUncommittedEntriesSize makes a leader drop proposals beyond that
+	// many uncommitted payload bytes.
+	MaxUncommittedEntriesSize uint64
+
+	// LongLog runs make many more proposals, in bursts, and compact
+	// often: long logs, paged appends and Readies, snapshots to catch up.
+	LongLog bool
+	// DuplicateProposals lets the network duplicate forwarded proposals
+	// (MsgProp), sometimes by handing the same message over twice, as an
+	// in-process transport that shares pointers would.
+	DuplicateProposals bool
+	// RemovedLinger is how many steps a removed node keeps running after
+	// its removal was first applied, before the operator shuts it down.
+	RemovedLinger int
 
 	// Chaos scales the weight of every fault action (drop, duplicate,
 	// partition, crash...) against the benign ones (tick, deliver, work).
@@ -75,14 +96,39 @@ func chooseOptions(rng *rand.Rand) Options {
 	if o.CheckQuorum && rng.IntN(2) == 0 {
 		o.ReadOnly = raft.ReadOnlyLeaseBased
 	}
-	if rng.IntN(3) == 0 {
+	o.EagerCommitPropagation = rng.IntN(2) == 0
+	o.DisableProposalForwarding = rng.IntN(4) == 0
+	o.LongLog = rng.IntN(4) == 0
+	o.DuplicateProposals = true
+	if o.LongLog || rng.IntN(3) == 0 {
 		// An entry with an 8-byte payload is about 14 bytes encoded: these
 		// limits let one to a handful of entries through per message.
 		o.MaxSizePerMsg = uint64(16 << rng.IntN(3))
+		if o.LongLog {
+			// Appends of a few to a dozen entries: paged, but fast
+			// enough to replicate a long log.
+			o.MaxSizePerMsg *= 4
+		}
 		o.MaxCommittedSizePerReady = o.MaxSizePerMsg * uint64(1+rng.IntN(4))
+		if rng.IntN(2) == 0 {
+			o.MaxInflightBytes = o.MaxSizePerMsg * uint64(1+rng.IntN(8))
+		}
 	}
 	if rng.IntN(3) == 0 {
 		o.MaxInflightMsgs = 1 + rng.IntN(4)
+	}
+	if rng.IntN(4) == 0 {
+		o.MaxUncommittedEntriesSize = uint64(32 << rng.IntN(5))
+	}
+	if rng.IntN(2) == 0 {
+		o.RemovedLinger = rng.IntN(1000)
+	}
+	if o.LongLog {
+		// Long logs need a cluster that gets work done: elections that
+		// complete before the next timeout, faults that leave room.
+		o.ElectionTick = 10
+		o.HeartbeatTick = 1 + rng.IntN(3)
+		o.Chaos = min(o.Chaos, 1)
 	}
 	return o
 }
@@ -99,6 +145,14 @@ func (o Options) String() string {
 	if o.MaxInflightMsgs != 0 {
 		fmt.Fprintf(&b, " maxinflightmsgs=%d", o.MaxInflightMsgs)
 	}
+	if o.MaxInflightBytes != 0 {
+		fmt.Fprintf(&b, " maxinflightbytes=%d", o.MaxInflightBytes)
+	}
+	if o.MaxUncommittedEntriesSize != 0 {
+		fmt.Fprintf(&b, " maxuncommittedentriessize=%d", o.MaxUncommittedEntriesSize)
+	}
+	fmt.Fprintf(&b, " eager=%t disableproposalforwarding=%t longlog=%t dupproposals=%t removedlinger=%d",
+		o.EagerCommitPropagation, o.DisableProposalForwarding, o.LongLog, o.DuplicateProposals, o.RemovedLinger)
 	fmt.Fprintf(&b, " chaos=%g leadercrashes=%g", o.Chaos, o.LeaderCrashes)
 	if o.WAL {
 		b.WriteString(" wal")
@@ -115,19 +169,23 @@ func (o Options) String() string {
 // raftConfig is the configuration of one incarnation of a node.
 func (o Options) raftConfig(id uint64, storage raft.Storage, applied, seed uint64) *raft.Config {
 	return &raft.Config{
-		ID:                       id,
-		ElectionTick:             o.ElectionTick,
-		HeartbeatTick:            o.HeartbeatTick,
-		Storage:                  storage,
-		Applied:                  applied,
-		AsyncStorageWrites:       o.AsyncStorageWrites,
-		MaxSizePerMsg:            o.MaxSizePerMsg,
-		MaxCommittedSizePerReady: o.MaxCommittedSizePerReady,
-		MaxInflightMsgs:          o.MaxInflightMsgs,
-		CheckQuorum:              o.CheckQuorum,
-		PreVote:                  o.PreVote,
-		ReadOnlyOption:           o.ReadOnly,
-		StepDownOnRemoval:        o.StepDownOnRemoval,
-		Seed:                     seed,
+		ID:                        id,
+		ElectionTick:              o.ElectionTick,
+		HeartbeatTick:             o.HeartbeatTick,
+		Storage:                   storage,
+		Applied:                   applied,
+		AsyncStorageWrites:        o.AsyncStorageWrites,
+		MaxSizePerMsg:             o.MaxSizePerMsg,
+		MaxCommittedSizePerReady:  o.MaxCommittedSizePerReady,
+		MaxInflightMsgs:           o.MaxInflightMsgs,
+		MaxInflightBytes:          o.MaxInflightBytes,
+		MaxUncommittedEntriesSize: o.MaxUncommittedEntriesSize,
+		CheckQuorum:               o.CheckQuorum,
+		PreVote:                   o.PreVote,
+		ReadOnlyOption:            o.ReadOnly,
+		StepDownOnRemoval:         o.StepDownOnRemoval,
+		EagerCommitPropagation:    o.EagerCommitPropagation,
+		DisableProposalForwarding: o.DisableProposalForwarding,
+		Seed:                      seed,
 	}
 }

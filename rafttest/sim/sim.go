@@ -69,10 +69,17 @@ const (
 	CheckElectionSafety     = "election safety"
 	CheckLogMatching        = "log matching"
 	CheckLeaderCompleteness = "leader completeness"
-	CheckStateMachine       = "state machine safety"
-	CheckDurability         = "durability"
-	CheckReads              = "linearizable reads"
-	CheckLiveness           = "liveness"
+	// CheckPrematureCommit reports a node that applies an entry, or holds
+	// it below its commit index, before a quorum acknowledged it durably
+	// in its leader's term (ghost.go).
+	CheckPrematureCommit = "premature commit"
+	// CheckRemoved reports a removed node that wins an election after its
+	// removal committed, or campaigns after it learned of its removal.
+	CheckRemoved      = "removed node"
+	CheckStateMachine = "state machine safety"
+	CheckDurability   = "durability"
+	CheckReads        = "linearizable reads"
+	CheckLiveness     = "liveness"
 	// CheckNode reports a node misbehaving in a way no property above
 	// names: a panic, a storage failure, an error where the Ready contract
 	// promises none. It may be a core bug or a simulator bug.
@@ -109,8 +116,12 @@ func (s *Sim) replayCommand() string {
 	if s.cfg.Replay != nil {
 		return s.cfg.Replay(s.cfg.Seed)
 	}
+	flags := bugFlags(s.cfg.Bugs)
+	if !s.opts.DuplicateProposals {
+		flags += " -sim.dupproposals=false"
+	}
 	return fmt.Sprintf("go test ./rafttest/sim/ -run TestReplay -sim.seed=%d -sim.steps=%d%s",
-		s.cfg.Seed, s.cfg.Steps, bugFlags(s.cfg.Bugs))
+		s.cfg.Seed, s.cfg.Steps, flags)
 }
 
 func bugFlags(b AppBugs) string {
@@ -231,6 +242,8 @@ func (s *Sim) bootstrap() {
 		peers[i] = raft.Peer{ID: uint64(i + 1)}
 	}
 	s.nextID = uint64(len(peers)) + 1
+	// The bootstrap entries are committed by definition.
+	s.chk.seeding = true
 	for _, p := range peers {
 		n := s.addNode(p.ID)
 		s.start(n)
@@ -241,6 +254,7 @@ func (s *Sim) bootstrap() {
 	}
 	s.logf("bootstrap: %d voters, options: %s", len(peers), s.opts)
 	s.settle()
+	s.chk.ghost.commit = uint64(len(peers))
 	// In asynchronous mode the bootstrap writes are queued: do them now.
 	for _, id := range s.ids {
 		n := s.nodes[id]
@@ -250,6 +264,7 @@ func (s *Sim) bootstrap() {
 			s.settle()
 		}
 	}
+	s.chk.seeding = false
 	s.checkStep(false)
 }
 
@@ -323,6 +338,9 @@ func (s *Sim) leader() *node {
 
 // settle hands out and handles the Ready of every running node until none
 // has work left. Asynchronous storage work stays queued for later steps.
+// Rounds that apply entries do not count towards the livelock bound: a
+// long log handed out a few entries per Ready (MaxCommittedSizePerReady)
+// takes many.
 func (s *Sim) settle() {
 	for round := 0; ; round++ {
 		if round > 1000 {
@@ -334,7 +352,11 @@ func (s *Sim) settle() {
 			n := s.nodes[id]
 			if n.up() && n.rn.HasReady() {
 				busy = true
+				applied := n.app.applied
 				s.handleReady(n)
+				if n.app.applied > applied {
+					round = 0
+				}
 			}
 		}
 		if !busy || s.failure != nil {

@@ -21,6 +21,7 @@ var (
 	flagSeed  = flag.Uint64("sim.seed", 0, "the seed TestReplay runs")
 	flagTrace = flag.Int("sim.trace", DefaultTraceLen, "events shown with a failure")
 	flagV     = flag.Bool("sim.v", false, "TestReplay prints every event as it happens")
+	flagDup   = flag.Bool("sim.dupproposals", true, "let the network duplicate forwarded proposals (Options.DuplicateProposals)")
 
 	flagDropHardState = flag.Bool("sim.bug.drophardstate", false, "TestReplay: inject the DropHardState application bug")
 	flagApplyTwice    = flag.Bool("sim.bug.applytwice", false, "TestReplay: inject the ApplyTwice application bug")
@@ -90,7 +91,8 @@ func TestLeaseReads(t *testing.T) {
 		return Config{Seed: seed, Steps: *flagSteps, TraceLen: *flagTrace, Tweak: func(o *Options) {
 			o.CheckQuorum, o.ReadOnly = true, raft.ReadOnlyLeaseBased
 		}, Replay: func(seed uint64) string {
-			return fmt.Sprintf("go test ./rafttest/sim/ -run TestLeaseReads -sim.first=%d -sim.seeds=1 -sim.steps=%d", seed, *flagSteps)
+			return fmt.Sprintf("go test ./rafttest/sim/ -run TestLeaseReads -sim.first=%d -sim.seeds=1 -sim.steps=%d -sim.dupproposals=%t",
+				seed, *flagSteps, *flagDup)
 		}}
 	})
 }
@@ -100,7 +102,7 @@ func TestLeaseReads(t *testing.T) {
 func simulate(t *testing.T, mk func(seed uint64) Config) {
 	n := seedCount()
 	start := time.Now()
-	results := runSeeds(*flagFirst, n, mk)
+	results := runSeeds(*flagFirst, n, func(seed uint64) Config { return withFlags(mk(seed)) })
 	var total Stats
 	var failed []Result
 	for _, r := range results {
@@ -134,10 +136,10 @@ func TestReplay(t *testing.T) {
 	if *flagSeed == 0 {
 		t.Skip("give the seed to replay with -sim.seed=N")
 	}
-	cfg := Config{
+	cfg := withFlags(Config{
 		Seed: *flagSeed, Steps: *flagSteps, TraceLen: *flagTrace,
 		Bugs: AppBugs{DropHardState: *flagDropHardState, ApplyTwice: *flagApplyTwice},
-	}
+	})
 	if *flagV {
 		cfg.Log = os.Stdout
 	}
@@ -162,6 +164,22 @@ func TestDeterminism(t *testing.T) {
 			t.Fatalf("seed %d: nothing logged", seed)
 		}
 	}
+}
+
+// withFlags applies the flags that adjust options to cfg:
+// -sim.dupproposals=false turns proposal duplication off.
+func withFlags(cfg Config) Config {
+	if *flagDup {
+		return cfg
+	}
+	tweak := cfg.Tweak
+	cfg.Tweak = func(o *Options) {
+		if tweak != nil {
+			tweak(o)
+		}
+		o.DuplicateProposals = false
+	}
+	return cfg
 }
 
 func addStats(a, b Stats) Stats {

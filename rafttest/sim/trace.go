@@ -15,9 +15,14 @@ type event struct {
 	step int
 	text string
 	msg  *pb.Message
+	// lazy, if set, makes the text when the event is printed.
+	lazy func() string
 }
 
 func (e event) String() string {
+	if e.lazy != nil {
+		e.text = e.lazy()
+	}
 	if e.msg == nil {
 		return fmt.Sprintf("[%5d] %s", e.step, e.text)
 	}

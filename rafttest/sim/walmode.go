@@ -156,7 +156,7 @@ func (s *Sim) noteTornWrite(n *node, t *tornSave) {
 	}
 	if t.hs != nil {
 		if hs, _, err := n.storage.InitialState(); err == nil && hs.Term == t.hs.Term && hs.Vote == t.hs.Vote && hs.Commit == t.hs.Commit {
-			s.noteCommitIndex(n, t.hs.Commit, t.hs.Term)
+			s.noteCommitIndex(n, t.hs.Commit, t.hs.Term, true)
 		}
 	}
 }
