@@ -118,7 +118,12 @@ func (r *Replica) Metrics() Metrics {
 	}
 	r.counters(&m)
 	m.Transport = r.tr.Stats()
-	_ = r.call(context.Background(), func() { r.loopMetrics(&m) })
+	// The loop fills a copy: when call gives up (the replica stopped) the
+	// loop may still be running the function, so m must not be shared.
+	lm := m
+	if r.call(context.Background(), func() { r.loopMetrics(&lm) }) == nil {
+		m = lm
+	}
 	return m
 }
 
