@@ -32,9 +32,12 @@ type setSM struct {
 	errs    []string
 	// failAt, when set, makes Apply fail at that index.
 	failAt uint64
+	// byIndex records which key this state machine applied at each index
+	// (not those a snapshot brought), for the state machine safety check.
+	byIndex map[uint64]string
 }
 
-func newSetSM() *setSM { return &setSM{keys: map[string]int{}} }
+func newSetSM() *setSM { return &setSM{keys: map[string]int{}, byIndex: map[uint64]string{}} }
 
 func (s *setSM) Apply(cmds []Command, results []any) error {
 	s.mu.Lock()
@@ -48,6 +51,7 @@ func (s *setSM) Apply(cmds []Command, results []any) error {
 		}
 		s.applied = c.Index
 		k := string(c.Data)
+		s.byIndex[c.Index] = k
 		s.keys[k]++
 		if s.keys[k] > 1 {
 			s.errs = append(s.errs, fmt.Sprintf("key %q applied %d times", k, s.keys[k]))
@@ -170,9 +174,9 @@ func newCluster(t *testing.T, n int, cfg func(*Config)) *cluster {
 	return newClusterOpts(t, n, false, cfg)
 }
 
-func newClusterOpts(t *testing.T, n int, useWAL bool, cfg func(*Config)) *cluster {
+func newClusterOpts(t *testing.T, n int, useWAL bool, cfg func(*Config), opts ...transport.MemOption) *cluster {
 	t.Helper()
-	c := &cluster{t: t, net: transport.NewMemNetwork(), clock: NewManualClock(), nodes: map[uint64]*testNode{}, cfg: cfg, useWAL: useWAL}
+	c := &cluster{t: t, net: transport.NewMemNetwork(opts...), clock: NewManualClock(), nodes: map[uint64]*testNode{}, cfg: cfg, useWAL: useWAL}
 	var ids []uint64
 	for i := 1; i <= n; i++ {
 		ids = append(ids, uint64(i))

@@ -86,8 +86,20 @@ type Metrics struct {
 	// tickraft_replica_messages_sent_total, _leader_changes_total
 	// (counters); _dropped_messages_total: messages raft refused.
 	MessagesSent, LeaderChanges, DroppedMessages uint64
-	// Transport is the transport's own statistics (see package transport
-	// for their names).
+	// Transport is the transport's own statistics. Per peer (label
+	// "peer"): tickraft_replica_transport_messages_sent_total,
+	// _transport_messages_received_total, _transport_frames_sent_total,
+	// _transport_bytes_sent_total, _transport_bytes_received_total,
+	// _transport_dropped_total, _transport_dials_total,
+	// _transport_reconnects_total, _transport_peer_handshake_rejects_total,
+	// _transport_snapshots_sent_total, _transport_snapshots_failed_total,
+	// _transport_snapshots_received_total,
+	// _transport_snapshot_bytes_sent_total,
+	// _transport_snapshot_send_seconds_sum (counters) and
+	// _transport_connected (0/1), _transport_queue_length,
+	// _transport_rtt_seconds (gauges; RTT 0 until measured). For the whole
+	// transport: _transport_handshake_rejects_total,
+	// _transport_bad_frames_total (counters).
 	Transport transport.Stats
 	// Err is why the replica stopped (tickraft_replica_failed, 0/1).
 	Err error
@@ -106,7 +118,12 @@ func (r *Replica) Metrics() Metrics {
 	}
 	r.counters(&m)
 	m.Transport = r.tr.Stats()
-	_ = r.call(context.Background(), func() { r.loopMetrics(&m) })
+	// The loop fills a copy: when call gives up (the replica stopped) the
+	// loop may still be running the function, so m must not be shared.
+	lm := m
+	if r.call(context.Background(), func() { r.loopMetrics(&lm) }) == nil {
+		m = lm
+	}
 	return m
 }
 

@@ -1,6 +1,10 @@
 package replica
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/tickraft/raft/transport"
+)
 
 // Sample is one metric value as an exporter publishes it: a stable name,
 // its labels, and whether it is a counter (only grows) or a gauge.
@@ -66,5 +70,43 @@ func (m Metrics) Samples() []Sample {
 	c("leader_changes_total", float64(m.LeaderChanges))
 	c("dropped_messages_total", float64(m.DroppedMessages))
 	g("failed", b(m.Err != nil))
+	return append(s, transportSamples(m.Transport)...)
+}
+
+// transportSamples renders the transport's statistics as documented on
+// Metrics.Transport.
+func transportSamples(st transport.Stats) []Sample {
+	s := []Sample{
+		{Name: "tickraft_replica_transport_handshake_rejects_total", Value: float64(st.HandshakeRejects), Counter: true},
+		{Name: "tickraft_replica_transport_bad_frames_total", Value: float64(st.BadFrames), Counter: true},
+	}
+	for id, p := range st.Peers {
+		l := map[string]string{"peer": strconv.FormatUint(id, 10)}
+		add := func(name string, v float64, counter bool) {
+			s = append(s, Sample{Name: "tickraft_replica_transport_" + name, Labels: l, Value: v, Counter: counter})
+		}
+		for _, c := range []struct {
+			name string
+			v    uint64
+		}{
+			{"messages_sent_total", p.MsgsSent}, {"messages_received_total", p.MsgsReceived},
+			{"frames_sent_total", p.FramesSent}, {"bytes_sent_total", p.BytesSent},
+			{"bytes_received_total", p.BytesReceived}, {"dropped_total", p.Dropped},
+			{"dials_total", p.Dials}, {"reconnects_total", p.Reconnects},
+			{"peer_handshake_rejects_total", p.HandshakeRejects},
+			{"snapshots_sent_total", p.SnapshotsSent}, {"snapshots_failed_total", p.SnapshotsFailed},
+			{"snapshots_received_total", p.SnapshotsReceived}, {"snapshot_bytes_sent_total", p.SnapshotBytesSent},
+		} {
+			add(c.name, float64(c.v), true)
+		}
+		add("snapshot_send_seconds_sum", p.SnapshotSendTotal.Seconds(), true)
+		connected := 0.0
+		if p.Connected {
+			connected = 1
+		}
+		add("connected", connected, false)
+		add("queue_length", float64(p.QueueLen), false)
+		add("rtt_seconds", p.RTT.Seconds(), false)
+	}
 	return s
 }

@@ -3,8 +3,10 @@ package replica
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -30,6 +32,44 @@ type SnapshotStore interface {
 // ErrSnapshotNotFound is returned by SnapshotStore.Open for a snapshot it
 // does not hold.
 var ErrSnapshotNotFound = errors.New("replica: snapshot not found")
+
+// ErrSnapshotCorrupt is returned by DirSnapshots.Open for a file whose
+// trailer is missing or whose contents fail its checksum: a snapshot that
+// must not be installed or sent.
+var ErrSnapshotCorrupt = errors.New("replica: snapshot file corrupt")
+
+// A DirSnapshots file is the snapshot's bytes followed by a trailer:
+// the payload's length (8 bytes, little endian), its CRC-32C (4 bytes) and
+// trailerMagic. Open checks all three before returning a reader, so a file
+// that rotted or was cut short on disk is reported, never restored.
+const (
+	trailerMagic = "tksn"
+	trailerSize  = 8 + 4 + len(trailerMagic)
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcWriter passes writes on and keeps their length and CRC-32C.
+type crcWriter struct {
+	w   io.Writer
+	n   uint64
+	crc uint32
+}
+
+func (c *crcWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += uint64(n)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	return n, err
+}
+
+// trailer returns the trailer of what was written so far.
+func (c *crcWriter) trailer() []byte {
+	b := make([]byte, 0, trailerSize)
+	b = binary.LittleEndian.AppendUint64(b, c.n)
+	b = binary.LittleEndian.AppendUint32(b, c.crc)
+	return append(b, trailerMagic...)
+}
 
 type snapKey struct{ index, term uint64 }
 
@@ -131,7 +171,11 @@ func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) err
 		}
 	}()
 	w := bufio.NewWriterSize(f, 64<<10)
-	if err := write(w); err != nil {
+	cw := &crcWriter{w: w}
+	if err := write(cw); err != nil {
+		return err
+	}
+	if _, err := w.Write(cw.trailer()); err != nil {
 		return err
 	}
 	if err := w.Flush(); err != nil {
@@ -150,7 +194,9 @@ func (s *DirSnapshots) Save(index, term uint64, write func(io.Writer) error) err
 	return s.fs.SyncDir(s.dir)
 }
 
-// Open implements SnapshotStore.
+// Open implements SnapshotStore. It reads the whole file once to check its
+// trailer and checksum, and fails with ErrSnapshotCorrupt naming the file
+// if they do not match; the reader it returns gives the payload only.
 func (s *DirSnapshots) Open(index, term uint64) (io.ReadCloser, int64, error) {
 	name := s.name(index, term)
 	st, err := s.fs.Stat(name)
@@ -164,7 +210,45 @@ func (s *DirSnapshots) Open(index, term uint64) (io.ReadCloser, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	return f, st.Size(), nil
+	n, err := verifySnapshot(f, st.Size())
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrSnapshotCorrupt, name, err)
+	}
+	return readCloser{io.NewSectionReader(f, 0, n), f}, n, nil
+}
+
+// verifySnapshot checks the trailer and the checksum of a snapshot file of
+// size bytes and returns its payload's length.
+func verifySnapshot(f io.ReaderAt, size int64) (int64, error) {
+	if size < int64(trailerSize) {
+		return 0, fmt.Errorf("%d bytes, shorter than its %d-byte trailer", size, trailerSize)
+	}
+	t := make([]byte, trailerSize)
+	if _, err := f.ReadAt(t, size-int64(trailerSize)); err != nil {
+		return 0, fmt.Errorf("reading the trailer: %w", err)
+	}
+	if string(t[12:]) != trailerMagic {
+		return 0, fmt.Errorf("no trailer (magic %q)", t[12:])
+	}
+	n := binary.LittleEndian.Uint64(t)
+	if n != uint64(size)-uint64(trailerSize) {
+		return 0, fmt.Errorf("trailer says %d payload bytes, the file holds %d", n, size-int64(trailerSize))
+	}
+	h := crc32.New(castagnoli)
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, int64(n))); err != nil {
+		return 0, fmt.Errorf("reading: %w", err)
+	}
+	if got, want := h.Sum32(), binary.LittleEndian.Uint32(t[8:]); got != want {
+		return 0, fmt.Errorf("checksum %08x, trailer says %08x", got, want)
+	}
+	return int64(n), nil
+}
+
+// readCloser reads from one thing and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // Prune implements SnapshotStore.
