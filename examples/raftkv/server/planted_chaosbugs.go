@@ -4,12 +4,12 @@ package server
 
 import "os"
 
-// The planted bugs of the chaos tests' proof that they catch bugs; this
-// build (-tags chaosbugs) turns on the one named by $RAFTKV_PLANTED_BUG.
-// Never ship it.
+// The planted bug of the chaos tests' proof that they catch bugs: this
+// build (-tags chaosbugs) turns it on when $RAFTKV_PLANTED_BUG names it.
+// (The other planted bug, ack-before-fsync, is in cmd/raftkv.) Never ship
+// this build.
 const (
-	bugStaleReads     = "stale-reads"      // reads served locally, without ReadIndex or lease
-	bugAckBeforeFsync = "ack-before-fsync" // the wal never fsyncs: writes acknowledged before they are durable
+	bugStaleReads = "stale-reads" // reads served locally, without ReadIndex or lease
 )
 
 var planted = os.Getenv("RAFTKV_PLANTED_BUG")

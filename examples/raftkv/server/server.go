@@ -145,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}()
 	var err error
-	if s.wal, err = wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{FS: cfg.FS, Logger: s.logger, UnsafeNoSync: cfg.UnsafeNoSync || plantedBug(bugAckBeforeFsync)}); err != nil {
+	if s.wal, err = wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{FS: cfg.FS, Logger: s.logger, UnsafeNoSync: cfg.UnsafeNoSync}); err != nil {
 		return nil, fmt.Errorf("server: opening the wal: %w", err)
 	}
 	if s.snaps, err = replica.NewDirSnapshots(cfg.FS, filepath.Join(cfg.DataDir, "snap")); err != nil {

@@ -47,6 +47,30 @@ type FS struct {
 	journal *os.File
 	pending map[string]int // unsynced records per file
 	open    map[*file]bool
+	// lazy (a planted bug, see SetLazySync): files whose Sync returned
+	// without syncing.
+	lazy  bool
+	dirty map[*file]bool
+}
+
+// SetLazySync plants the bug of a write acknowledged before it is
+// durable: Sync returns at once and the data is really synced up to
+// period later. Only the chaos tests' planted-bug build uses it.
+func (fs *FS) SetLazySync(period time.Duration) {
+	fs.mu.Lock()
+	fs.lazy, fs.dirty = true, map[*file]bool{}
+	fs.mu.Unlock()
+	go func() {
+		for range time.Tick(period) {
+			fs.mu.Lock()
+			dirty := fs.dirty
+			fs.dirty = map[*file]bool{}
+			fs.mu.Unlock()
+			for f := range dirty {
+				_ = f.sync()
+			}
+		}
+	}()
 }
 
 // New wraps inner; dir holds the control file and the journal.
@@ -218,6 +242,18 @@ func (f *file) Sync() error {
 	if f.fs.failing(ModeSync) {
 		return &os.PathError{Op: "fsync", Path: f.name, Err: syscall.EIO}
 	}
+	f.fs.mu.Lock()
+	if f.fs.lazy {
+		f.fs.dirty[f] = true
+		f.fs.mu.Unlock()
+		return nil
+	}
+	f.fs.mu.Unlock()
+	return f.sync()
+}
+
+// sync makes the file durable and forgets its undo records.
+func (f *file) sync() error {
 	if err := f.File.Sync(); err != nil {
 		return err
 	}
@@ -237,7 +273,12 @@ func (f *file) Sync() error {
 func (f *file) Close() error {
 	f.fs.mu.Lock()
 	delete(f.fs.open, f)
+	dirty := f.fs.dirty[f]
+	delete(f.fs.dirty, f)
 	f.fs.mu.Unlock()
+	if dirty {
+		_ = f.sync()
+	}
 	return f.File.Close()
 }
 

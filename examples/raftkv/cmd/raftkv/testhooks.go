@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/chaos/diskfault"
 	"github.com/tickraft/raft/examples/raftkv/server"
@@ -27,6 +28,10 @@ func applyTestHooks(cfg *server.Config) error {
 	fs, err := diskfault.New(vfs.Default, cfg.DataDir)
 	if err != nil {
 		return fmt.Errorf("-test-disk-faults: %w", err)
+	}
+	if chaosbugs && os.Getenv("RAFTKV_PLANTED_BUG") == "ack-before-fsync" {
+		// The planted bug: writes are acknowledged before they are durable.
+		fs.SetLazySync(200 * time.Millisecond)
 	}
 	cfg.FS = fs
 	return nil
