@@ -3,8 +3,8 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/api"
 )

@@ -90,7 +90,7 @@ func readAll(t *testing.T, c *cluster.Cluster, n int, cons client.Consistency) {
 		if !node.Running() {
 			continue
 		}
-		nc := client.New([]string{node.APIAddr}, client.Options{})
+		nc := client.New([]string{node.APIAddr}, client.Options{TLS: c.TLS})
 		for i := range n {
 			r, err := nc.Get(x, fmt.Sprint("k", i), cons)
 			if err != nil || r.Value != fmt.Sprint("v", i) {

@@ -189,6 +189,16 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) handleDiskFault(w http.ResponseWriter, r *http.Request) error {
+	var req api.DiskFaultRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	s.diskFail.Store(req.Fail)
+	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
 func (s *Server) handleFaults(w http.ResponseWriter, r *http.Request) error {
 	var req api.FaultsRequest
 	if err := decodeBody(r, &req); err != nil {

@@ -46,7 +46,10 @@ func (s *Server) routes() http.Handler {
 		table = append(table, struct {
 			pattern string
 			h       handler
-		}{"POST /v1/test/faults", s.handleFaults})
+		}{"POST /v1/test/faults", s.handleFaults}, struct {
+			pattern string
+			h       handler
+		}{"POST /v1/test/disk", s.handleDiskFault})
 	}
 	for _, e := range table {
 		mux.Handle(e.pattern, s.met.instrument(e.pattern, s.wrap(e.h)))
@@ -381,8 +384,13 @@ func (s *Server) scheme() string {
 }
 
 func (s *Server) httpClient() *http.Client {
-	if s.cfg.TLS == nil {
-		return http.DefaultClient
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.cfg.TLS}}
+	s.clientOnce.Do(func() {
+		s.client = http.DefaultClient
+		if s.cfg.TLS != nil {
+			c := s.cfg.TLS.Clone()
+			c.NextProtos = nil
+			s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
+		}
+	})
+	return s.client
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/kv"
@@ -110,8 +111,13 @@ type Server struct {
 	r  *replica.Replica
 
 	leaders leaderLog
-	stopc   chan struct{}
-	wg      sync.WaitGroup
+	// client talks to the other nodes' APIs (forwarding, joining).
+	clientOnce sync.Once
+	client     *http.Client
+	// diskFail, with TestHooks, makes the wal's writes and syncs fail.
+	diskFail atomic.Bool
+	stopc    chan struct{}
+	wg       sync.WaitGroup
 }
 
 // identity is what a data dir belongs to.
@@ -138,6 +144,14 @@ func New(cfg Config) (*Server, error) {
 	if err := s.checkIdentity(); err != nil {
 		return nil, err
 	}
+	if cfg.TestHooks {
+		base := cfg.FS
+		if base == nil {
+			base = vfs.Default
+		}
+		cfg.FS = failFS{FS: base, fail: &s.diskFail}
+		s.cfg.FS = cfg.FS
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -163,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	tcp, err := transport.NewTCP(transport.TCPConfig{ID: cfg.NodeID, ClusterID: cfg.ClusterID, ListenAddr: cfg.RaftAddr, TLS: cfg.TLS, SnapshotDir: tmp, Logger: s.logger})
+	tcp, err := transport.NewTCP(transport.TCPConfig{ID: cfg.NodeID, ClusterID: cfg.ClusterID, ListenAddr: cfg.RaftAddr, TLS: cloneTLS(cfg.TLS), SnapshotDir: tmp, Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("server: raft transport: %w", err)
 	}
@@ -177,7 +191,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: API listener: %w", err)
 	}
 	s.met = newMetrics(s)
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg.TLS}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.TLS != nil {
+		// Each user gets its own copy: the HTTP server adds its ALPN
+		// protocols to the config it is given.
+		s.http.TLSConfig = cfg.TLS.Clone()
+	}
 	if s.hasState() {
 		if err := s.startReplica(nil); err != nil {
 			s.apiLn.Close()
@@ -215,6 +234,13 @@ func (s *Server) checkIdentity() error {
 	}
 	b, _ = json.Marshal(want)
 	return writeFileSync(path, b)
+}
+
+func cloneTLS(c *tls.Config) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	return c.Clone()
 }
 
 func writeFileSync(path string, b []byte) error {
