@@ -315,7 +315,7 @@ func (r *run) disk(ctx context.Context, rng *rand.Rand, mode string) (func() err
 	r.event(kind, "node %d's wal now fails (%s)", n.ID, mode)
 	deadline := time.Now().Add(r.diskStopBound())
 	for {
-		if exited, err := n.Exited(); exited {
+		if exited, err := exited(n); exited {
 			r.event(kind, "node %d stopped by itself: %v", n.ID, err)
 			break
 		}
@@ -546,4 +546,19 @@ func (r *run) memberNodes() []*cluster.Node {
 		}
 	}
 	return out
+}
+
+// exited reports whether a node's process ended by itself (it counts as
+// running until it is reaped by Kill or Stop).
+func exited(n *cluster.Node) (bool, error) {
+	done := n.Exited()
+	if done == nil {
+		return false, nil
+	}
+	select {
+	case <-done:
+		return true, n.ExitErr()
+	default:
+		return false, nil
+	}
 }

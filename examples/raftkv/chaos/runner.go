@@ -266,7 +266,7 @@ func (r *run) healAll(ctx context.Context) {
 	for _, n := range r.memberNodes() {
 		os.Remove(filepath.Join(n.DataDir, "chaos-disk"))
 		_ = n.Signal(syscall.SIGCONT)
-		if exited, _ := n.Exited(); exited || !n.Running() || n.Args != nil {
+		if x, _ := exited(n); x || !n.Running() || n.Args != nil {
 			n.Args = nil
 			if err := r.restart(ctx, n); err != nil {
 				r.violation(fmt.Errorf("final heal: %v", err))

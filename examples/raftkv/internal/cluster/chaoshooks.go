@@ -1,7 +1,7 @@
 package cluster
 
 // Hooks for the chaos tests (examples/raftkv/chaos): process signals other
-// than the kill and stop above, and noticing a node that exited by itself.
+// than kill and stop (pauses).
 
 import "syscall"
 
@@ -15,21 +15,4 @@ func (n *Node) Signal(sig syscall.Signal) error {
 		return nil
 	}
 	return cmd.Process.Signal(sig)
-}
-
-// Exited reports whether the node's process ended by itself (it still
-// counts as running until Kill or Stop reaps it), and its exit error.
-func (n *Node) Exited() (bool, error) {
-	n.mu.Lock()
-	done := n.done
-	n.mu.Unlock()
-	if done == nil {
-		return false, nil
-	}
-	select {
-	case <-done:
-		return true, n.exitErr()
-	default:
-		return false, nil
-	}
 }
