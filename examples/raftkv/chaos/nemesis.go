@@ -99,7 +99,7 @@ func (r *run) event(kind, format string, args ...any) {
 func (r *run) nemesis(ctx context.Context, steps []Step, until time.Time) {
 	for _, s := range steps {
 		sleep(ctx, s.Gap)
-		if ctx.Err() != nil || time.Now().After(until) {
+		if ctx.Err() != nil || time.Now().After(until) || r.broken() {
 			return
 		}
 		r.runStep(ctx, s)

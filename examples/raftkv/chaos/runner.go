@@ -45,12 +45,15 @@ type Config struct {
 	// binary turns that bug on).
 	PlantedBug string
 
-	Tick          time.Duration // default 50ms
-	ElectionTicks int           // default 10
-	RecoveryBound time.Duration // default 30s
-	CheckTimeout  time.Duration // porcupine's budget (default 5m)
-	Keep          bool          // keep the directory even when the run passed
-	Logf          func(format string, args ...any)
+	// SnapshotEntries is the nodes' -snapshot-entries (default 500: many
+	// snapshots, compactions and snapshot catch-ups).
+	SnapshotEntries int
+	Tick            time.Duration // default 50ms
+	ElectionTicks   int           // default 10
+	RecoveryBound   time.Duration // default 30s
+	CheckTimeout    time.Duration // porcupine's budget (default 5m)
+	Keep            bool          // keep the directory even when the run passed
+	Logf            func(format string, args ...any)
 }
 
 func (c *Config) defaults() {
@@ -68,6 +71,9 @@ func (c *Config) defaults() {
 	}
 	if len(c.Faults) == 0 {
 		c.Faults = AllFaults
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 500
 	}
 	if c.Tick == 0 {
 		c.Tick = 50 * time.Millisecond
@@ -149,7 +155,9 @@ type run struct {
 	faults     map[string]int
 	recovery   []time.Duration
 	violations []string
-	dupChecked atomic.Int64
+	// unavailable: the cluster did not recover from a heal.
+	unavailable bool
+	dupChecked  atomic.Int64
 }
 
 func (r *run) logf(format string, args ...any) { r.cfg.Logf(format, args...) }
@@ -203,7 +211,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer os.Unsetenv("RAFTKV_PLANTED_BUG")
 	}
 	args := []string{"-test-hooks", "-test-disk-faults", "-tick", cfg.Tick.String(),
-		"-election-ticks", fmt.Sprint(cfg.ElectionTicks), "-snapshot-entries", "500", "-compaction-tail", "200"}
+		"-election-ticks", fmt.Sprint(cfg.ElectionTicks), "-snapshot-entries", fmt.Sprint(cfg.SnapshotEntries),
+		"-compaction-tail", fmt.Sprint(cfg.SnapshotEntries / 2)}
 	if cfg.LeaseReads {
 		args = append(args, "-lease-reads")
 	}
@@ -239,7 +248,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r.nemesis(ctx, steps, time.Now().Add(cfg.Duration))
 	r.healAll(ctx)
-	r.measureRecovery(ctx)
+	if !r.broken() {
+		r.measureRecovery(ctx)
+	}
 	stopWorkers()
 	wg.Wait()
 	res := r.finish(ctx, dir)
@@ -310,12 +321,21 @@ func (r *run) measureRecovery(ctx context.Context) {
 	r.recovery = append(r.recovery, -1)
 	r.mu.Unlock()
 	r.violation(fmt.Errorf("the cluster did not serve a write and a read within %v after a heal", 2*r.cfg.RecoveryBound))
+	r.mu.Lock()
+	r.unavailable = true // no point in more faults: the checks come next
+	r.mu.Unlock()
+}
+
+func (r *run) broken() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unavailable
 }
 
 // settle waits until every member applied the same index (no writes are
 // coming any more) and returns their states.
 func (r *run) settle(ctx context.Context) ([]NodeState, error) {
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(min(time.Minute, 2*r.cfg.RecoveryBound))
 	var last error
 	for time.Now().Before(deadline) {
 		r.refreshMembers(ctx)
@@ -436,8 +456,8 @@ func (r *run) finish(ctx context.Context, dir string) *Result {
 			r.logf("visualization: %v", err)
 		}
 	}
-	replay := fmt.Sprintf("cd examples/raftkv && go run ./cmd/raftkv-chaos -seed %d -duration %v -nodes %d -workers %d -keys %d -sm %s -lease-reads=%t -faults %s",
-		r.cfg.Seed, r.cfg.Duration, r.cfg.Nodes, r.cfg.Workers, r.cfg.Keys, r.cfg.SM, r.cfg.LeaseReads, strings.Join(r.cfg.Faults, ","))
+	replay := fmt.Sprintf("cd examples/raftkv && go run ./cmd/raftkv-chaos -seed %d -duration %v -nodes %d -workers %d -keys %d -sm %s -lease-reads=%t -snapshot-entries %d -tick %v -faults %s",
+		r.cfg.Seed, r.cfg.Duration, r.cfg.Nodes, r.cfg.Workers, r.cfg.Keys, r.cfg.SM, r.cfg.LeaseReads, r.cfg.SnapshotEntries, r.cfg.Tick, strings.Join(r.cfg.Faults, ","))
 	if r.cfg.Tags != "" {
 		replay += " -tags " + r.cfg.Tags + " -planted-bug " + r.cfg.PlantedBug
 	}

@@ -37,6 +37,7 @@ func main() {
 	flag.StringVar(&cfg.Dir, "dir", "", "where to make the run's directory (default the temp dir)")
 	flag.StringVar(&cfg.Tags, "tags", "", "build tags of the raftkv binary (chaosbugs: planted bugs)")
 	flag.StringVar(&cfg.PlantedBug, "planted-bug", "", "with -tags chaosbugs: stale-reads or ack-before-fsync")
+	flag.IntVar(&cfg.SnapshotEntries, "snapshot-entries", 500, "the nodes' -snapshot-entries")
 	flag.DurationVar(&cfg.Tick, "tick", 50*time.Millisecond, "raft tick interval of the nodes")
 	flag.BoolVar(&cfg.Keep, "keep", false, "keep the run's directory even when it passed")
 	flag.StringVar(&recheck, "recheck", "", "check the history saved in this run directory again (no cluster)")
