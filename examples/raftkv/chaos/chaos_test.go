@@ -70,7 +70,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	for _, tc := range []struct {
 		bug    string
 		faults []string
-		snaps  int      // -snapshot-entries
+		snaps  int // -snapshot-entries
 		sm     string
 		want   []string // a violation must contain one of these
 	}{
