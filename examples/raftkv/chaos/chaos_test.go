@@ -103,3 +103,24 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseReadsBeyondTheSkewBound shows the bound the lease documents is
+// real: a leader whose ticks run three times slower than the others'
+// keeps serving lease reads after the others elected a new leader, and
+// the run catches the stale reads. (Within the bound the skew fault is
+// part of every run with -lease-reads.)
+func TestLeaseReadsBeyondTheSkewBound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	cfg := Config{Seed: 1, Duration: 20 * time.Second, Bin: build(t, t.TempDir(), ""), LeaseReads: true,
+		Faults: []string{Skew}, Skews: []float64{3}, Dir: t.TempDir(), Logf: logf(t)}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Summary())
+	if res.Linear != "Illegal" {
+		t.Fatalf("a leader three times slower served no stale lease read: %s (violations %v)", res.Summary(), res.Violations)
+	}
+}

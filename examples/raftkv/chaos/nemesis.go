@@ -32,6 +32,12 @@ const (
 	Skew          = "skew"           // the leader's ticks run slower or faster, and it is isolated (lease reads)
 )
 
+// DefaultSkews are the tick interval factors of the skew fault: within
+// the bound raft.ReadOnlyLeaseBased documents (drift below one tick per
+// election timeout: under 10% at 10 election ticks): a leader 5% or 9%
+// slower, or twice as fast (a fast leader's lease only ends sooner).
+var DefaultSkews = []float64{0.5, 1.05, 1.09}
+
 // AllFaults lists every fault kind.
 var AllFaults = []string{KillLeader, KillRandom, Pause, Partition, IsolateLeader, OneWay, Flapping,
 	DiskSync, DiskFull, TornTail, PowerLoss, Membership, Skew}
@@ -52,7 +58,7 @@ type Step struct {
 // Schedule draws the nemesis schedule from a seed: the kinds in a
 // shuffled order, again and again, until the duration is filled. elect is
 // the election timeout (holds are a few of them).
-func Schedule(seed uint64, d, elect time.Duration, kinds []string) []Step {
+func Schedule(seed uint64, d, elect time.Duration, kinds []string, skews []float64) []Step {
 	rng := rand.New(rand.NewPCG(seed, 0x6e656d65))
 	var out []Step
 	var total time.Duration
@@ -68,7 +74,7 @@ func Schedule(seed uint64, d, elect time.Duration, kinds []string) []Step {
 			case Partition, KillRandom, IsolateLeader:
 				s.Member = rng.IntN(3) == 0
 			case Skew:
-				s.Skew = []float64{0.5, 2, 3}[rng.IntN(3)]
+				s.Skew = skews[rng.IntN(len(skews))]
 			}
 			out = append(out, s)
 			total += s.Gap + s.Hold

@@ -35,6 +35,9 @@ type Config struct {
 	// leader's lease); the skew fault is about this mode.
 	LeaseReads bool
 	Faults     []string // kinds (default AllFaults)
+	// Skews are the skew fault's tick interval factors (default
+	// DefaultSkews).
+	Skews []float64
 
 	// Dir is where the run's directory is made (default the temp dir).
 	Dir string
@@ -71,6 +74,9 @@ func (c *Config) defaults() {
 	}
 	if len(c.Faults) == 0 {
 		c.Faults = AllFaults
+	}
+	if len(c.Skews) == 0 {
+		c.Skews = DefaultSkews
 	}
 	if c.SnapshotEntries == 0 {
 		c.SnapshotEntries = 500
@@ -233,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("bootstrap: %w (logs in %s)", err, dir)
 	}
 	elect := cfg.Tick * time.Duration(cfg.ElectionTicks)
-	steps := Schedule(cfg.Seed, cfg.Duration, elect, cfg.Faults)
+	steps := Schedule(cfg.Seed, cfg.Duration, elect, cfg.Faults, cfg.Skews)
 	WriteJSON(filepath.Join(dir, "schedule.json"), steps)
 	r.logf("chaos seed %d: %d nodes (%s), %d clients on %d keys, %d faults scheduled over %v; directory %s",
 		cfg.Seed, cfg.Nodes, cfg.SM, cfg.Workers, cfg.Keys, len(steps), cfg.Duration, dir)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	var cfg chaos.Config
-	var faults, recheck string
+	var faults, recheck, skews string
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()%1e6), "seed of the nemesis schedule and the clients")
 	flag.DurationVar(&cfg.Duration, "duration", time.Minute, "length of the fault campaign")
 	flag.IntVar(&cfg.Nodes, "nodes", 3, "cluster size (3 or 5)")
@@ -34,6 +35,7 @@ func main() {
 	flag.StringVar(&cfg.SM, "sm", "pebble", "state machine: pebble or memory")
 	flag.BoolVar(&cfg.LeaseReads, "lease-reads", false, "nodes serve reads from the leader's lease")
 	flag.StringVar(&faults, "faults", strings.Join(chaos.AllFaults, ","), "fault kinds, comma-separated")
+	flag.StringVar(&skews, "skews", "", "tick interval factors of the skew fault, comma-separated (default: within the lease's documented bound)")
 	flag.StringVar(&cfg.Dir, "dir", "", "where to make the run's directory (default the temp dir)")
 	flag.StringVar(&cfg.Tags, "tags", "", "build tags of the raftkv binary (chaosbugs: planted bugs)")
 	flag.StringVar(&cfg.PlantedBug, "planted-bug", "", "with -tags chaosbugs: stale-reads or ack-before-fsync")
@@ -46,6 +48,16 @@ func main() {
 		os.Exit(recheckDir(recheck))
 	}
 	cfg.Faults = strings.Split(faults, ",")
+	for _, f := range strings.Split(skews, ",") {
+		if f == "" {
+			continue
+		}
+		x, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			log.Fatalf("-skews: %v", err)
+		}
+		cfg.Skews = append(cfg.Skews, x)
+	}
 	cfg.Logf = log.Printf
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
