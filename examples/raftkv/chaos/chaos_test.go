@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +25,26 @@ type binary struct {
 	err  error
 }
 
-func build(t *testing.T, dir, tags string) string {
+// binDir holds the binaries for the whole test binary's run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	var err error
+	if binDir, err = os.MkdirTemp("", "raftkv-chaos-bin-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func build(t *testing.T, tags string) string {
 	t.Helper()
+	dir := filepath.Join(binDir, "tags-"+tags)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	v, _ := binaries.LoadOrStore(tags, &binary{})
 	b := v.(*binary)
 	b.once.Do(func() { b.path, b.err = Build(dir, tags) })
@@ -44,7 +64,7 @@ func TestChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes for a minute")
 	}
-	cfg := Config{Seed: *chaosSeed, Duration: *chaosDuration, Bin: build(t, t.TempDir(), ""),
+	cfg := Config{Seed: *chaosSeed, Duration: *chaosDuration, Bin: build(t, ""),
 		LeaseReads: *chaosSeed%2 == 0, Logf: logf(t)}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -66,7 +86,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	bin := build(t, t.TempDir(), "chaosbugs")
+	bin := build(t, "chaosbugs")
 	for _, tc := range []struct {
 		bug    string
 		faults []string
@@ -84,8 +104,8 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"ack-before-fsync", []string{PowerLoss}, 1 << 30, "memory", []string{"linearizability", "acknowledged write lost"}},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
-			cfg := Config{Seed: 1, Duration: 15 * time.Second, Bin: bin, PlantedBug: tc.bug, Faults: tc.faults,
-				SnapshotEntries: tc.snaps, SM: tc.sm, RecoveryBound: 10 * time.Second, Dir: t.TempDir(), Logf: logf(t)}
+			cfg := Config{Seed: 1, Duration: 10 * time.Second, Bin: bin, PlantedBug: tc.bug, Faults: tc.faults,
+				SnapshotEntries: tc.snaps, SM: tc.sm, RecoveryBound: 5 * time.Second, Dir: t.TempDir(), Logf: logf(t)}
 			res, err := Run(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -113,7 +133,7 @@ func TestLeaseReadsBeyondTheSkewBound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
-	cfg := Config{Seed: 1, Duration: 20 * time.Second, Bin: build(t, t.TempDir(), ""), LeaseReads: true,
+	cfg := Config{Seed: 1, Duration: 12 * time.Second, Bin: build(t, ""), LeaseReads: true,
 		Faults: []string{Skew}, Skews: []float64{3}, Dir: t.TempDir(), Logf: logf(t)}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
