@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )
@@ -55,6 +56,11 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(e.pattern, s.met.instrument(e.pattern, s.wrap(e.h)))
 	}
 	mux.Handle("GET /metrics", s.met.handler())
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/", s.met.instrument("other", s.wrap(func(http.ResponseWriter, *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeUnknownOp, "no such endpoint")
 	})))

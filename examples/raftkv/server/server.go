@@ -62,8 +62,11 @@ type Config struct {
 	FS vfs.FS
 	// UnsafeNoSync turns the wal's fsyncs off (benchmarks of the rest only).
 	UnsafeNoSync bool
-	// TestHooks enables the /v1/test/ endpoints (message dropping).
+	// TestHooks enables the /v1/test/ endpoints (message dropping, disk
+	// failure).
 	TestHooks bool
+	// Pprof serves net/http/pprof under /debug/pprof/ on the API address.
+	Pprof bool
 
 	Logger *slog.Logger
 }
@@ -330,9 +333,10 @@ func (s *Server) startReplica(bootstrap []replica.Member) error {
 // whenever it changed since it was recorded.
 func (s *Server) registerSelf(r *replica.Replica) {
 	defer s.wg.Done()
-	req := kv.Request{Op: kv.OpSetNode, Version: s.cfg.NodeID, Value: []byte(s.cfg.APIAddr)}
+	self := s.APIAddr()
+	req := kv.Request{Op: kv.OpSetNode, Version: s.cfg.NodeID, Value: []byte(self)}
 	cmd := req.Encode(nil)
-	for s.sm.Nodes()[s.cfg.NodeID] != s.cfg.APIAddr {
+	for s.sm.Nodes()[s.cfg.NodeID] != self {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := r.Propose(ctx, cmd)
 		var nl *replica.NotLeaderError
@@ -371,11 +375,19 @@ func (s *Server) Serve() error {
 	return s.http.Serve(s.apiLn)
 }
 
-// APIAddr is the address the API listens on.
-func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+// APIAddr is the API address given in the config, which others are told
+// to reach this node at (the listener's address when the port was 0).
+func (s *Server) APIAddr() string { return advertised(s.cfg.APIAddr, s.apiLn.Addr()) }
 
-// RaftAddr is the address the transport listens on.
-func (s *Server) RaftAddr() string { return s.gate.tcp.Addr().String() }
+// RaftAddr is the raft address peers are told to reach this node at.
+func (s *Server) RaftAddr() string { return advertised(s.cfg.RaftAddr, s.gate.tcp.Addr()) }
+
+func advertised(configured string, actual net.Addr) string {
+	if _, port, err := net.SplitHostPort(configured); err == nil && port != "0" {
+		return configured
+	}
+	return actual.String()
+}
 
 // Done is closed when the replica stopped on a failure (or never, before
 // it starts).

@@ -84,11 +84,13 @@ func main() {
 				cancel()
 				eps = c.Endpoints()
 			}
-			rate, p50, p99, errs := run(eps, n, *valueSize, *warmup, *duration)
+			res := run(c, eps, n, *valueSize, *warmup, *duration)
 			if c != nil {
 				_ = c.StopAll(10 * time.Second)
 			}
-			fmt.Printf("  clients=%-4d run %d: %8.0f puts/s  p50 %-9v p99 %-9v errors %d\n", n, r+1, rate, p50.Round(time.Microsecond), p99.Round(time.Microsecond), errs)
+			rate, p50, p99 := res.rate, res.p50, res.p99
+			fmt.Printf("  clients=%-4d run %d: %8.0f puts/s  p50 %-9v p99 %-9v errors %d  CPU/put: servers %v, load generator %v\n",
+				n, r+1, rate, p50.Round(time.Microsecond), p99.Round(time.Microsecond), res.errs, res.serverCPU.Round(time.Microsecond), res.benchCPU.Round(time.Microsecond))
 			rates, p50s, p99s = append(rates, rate), append(p50s, p50), append(p99s, p99)
 		}
 		slices.Sort(rates)
@@ -99,8 +101,28 @@ func main() {
 	}
 }
 
+// result is one run's figures; CPU is per put, summed over the server
+// processes (when this program started them) and for this process.
+type result struct {
+	rate                float64
+	p50, p99            time.Duration
+	errs                int64
+	serverCPU, benchCPU time.Duration
+}
+
+// serverCPU sums the CPU time of the cluster's processes.
+func serverCPU(c *cluster.Cluster) time.Duration {
+	var t time.Duration
+	if c != nil {
+		for _, n := range c.Nodes() {
+			t += n.CPU()
+		}
+	}
+	return t
+}
+
 // run drives n closed-loop clients and returns puts/s and latencies.
-func run(eps []string, n, valueSize int, warmup, d time.Duration) (float64, time.Duration, time.Duration, int64) {
+func run(c *cluster.Cluster, eps []string, n, valueSize int, warmup, d time.Duration) result {
 	value := strings.Repeat("v", valueSize)
 	var measuring atomic.Bool
 	var errs atomic.Int64
@@ -131,17 +153,21 @@ func run(eps []string, n, valueSize int, warmup, d time.Duration) (float64, time
 	time.Sleep(warmup)
 	measuring.Store(true)
 	start := time.Now()
+	srv0, me0 := serverCPU(c), cluster.ProcessCPU(os.Getpid())
 	wg.Wait()
 	elapsed := time.Since(start)
+	srv1, me1 := serverCPU(c), cluster.ProcessCPU(os.Getpid())
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	if len(all) == 0 {
-		return 0, 0, 0, errs.Load()
+		return result{errs: errs.Load()}
 	}
 	slices.Sort(all)
-	return float64(len(all)) / elapsed.Seconds(), all[len(all)/2], all[len(all)*99/100], errs.Load()
+	puts := time.Duration(len(all))
+	return result{rate: float64(len(all)) / elapsed.Seconds(), p50: all[len(all)/2], p99: all[len(all)*99/100], errs: errs.Load(),
+		serverCPU: (srv1 - srv0) / puts, benchCPU: (me1 - me0) / puts}
 }
 
 func fail(err error) {

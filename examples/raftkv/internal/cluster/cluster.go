@@ -103,6 +103,9 @@ func New(bin, dir, sm string, args ...string) *Cluster {
 
 // Add creates node id with free ports (not started).
 func (c *Cluster) Add(id uint64) (*Node, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
 	raft, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -216,6 +219,39 @@ func (n *Node) exitErr() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.err
+}
+
+// CPU returns the CPU time (user and system) the running process used so
+// far, from /proc (0 when unknown).
+func (n *Node) CPU() time.Duration {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	return ProcessCPU(cmd.Process.Pid)
+}
+
+// ProcessCPU reads a process's user+system CPU time from /proc (Linux;
+// 0 elsewhere). Clock ticks are taken as 100 per second (USER_HZ).
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // Running reports whether the process runs.
