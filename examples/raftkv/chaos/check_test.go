@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,40 @@ func TestRecovery(t *testing.T) {
 	}
 	if CheckRecovery([]time.Duration{-1}, 10*time.Second) == nil {
 		t.Fatal("no recovery not caught")
+	}
+}
+
+func TestObservedUnknownWritesAreBounded(t *testing.T) {
+	check := func(ops []Op) porcupine.CheckResult {
+		return CheckLinearizable(ops, nil, nil, time.Minute).Result
+	}
+	// Seen, then overwritten and read: fine either way.
+	ok := []Op{maybePut(0, "a", "1", 0), get(1, "a", "1", 10, 20, 5), put(1, "a", "2", 30, 40, 6), get(1, "a", "2", 50, 60, 6)}
+	if r := check(ok); r != porcupine.Ok {
+		t.Fatalf("legal history: %v", r)
+	}
+	// Seen, then seen again after a later write was read: still illegal.
+	bad := []Op{maybePut(0, "a", "1", 0), get(1, "a", "1", 10, 20, 5), put(1, "a", "2", 30, 40, 6), get(1, "a", "1", 50, 60, 5)}
+	if r := check(bad); r != porcupine.Illegal {
+		t.Fatalf("value back after being overwritten: %v", r)
+	}
+	// Read before it was written.
+	early := []Op{get(1, "a", "1", 0, 5, 5), maybePut(0, "a", "1", 10)}
+	if r := check(early); r != porcupine.Illegal {
+		t.Fatalf("read before the write: %v", r)
+	}
+	// A maybe-cas whose value was seen must have succeeded.
+	cas := []Op{put(0, "a", "1", 0, 10, 5), maybeCAS(1, "a", "2", 5, 20), get(2, "a", "2", 30, 40, 7), get(2, "a", "1", 50, 60, 5)}
+	if r := check(cas); r != porcupine.Illegal {
+		t.Fatalf("old value back after the cas was seen: %v", r)
+	}
+	// Many pending writes, each seen once: quick.
+	var many []Op
+	for i := 0; i < 200; i++ {
+		v := fmt.Sprint(i)
+		many = append(many, maybePut(i, "a", v, int64(i*100)), get(1000+i, "a", v, int64(i*100+50), int64(i*100+60), uint64(i+1)))
+	}
+	if r := check(many); r != porcupine.Ok {
+		t.Fatalf("200 observed maybe-writes: %v", r)
 	}
 }

@@ -439,6 +439,7 @@ func (r *run) finish(ctx context.Context, dir string) *Result {
 	if err := CheckRecovery(r.recovery, r.cfg.RecoveryBound); err != nil {
 		r.violation(err)
 	}
+	r.logf("checking %d operations (%d unknown writes) with porcupine", len(ops), res.Unknown)
 	lin := CheckLinearizable(ops, final, r.keys, r.cfg.CheckTimeout)
 	res.Ops, res.Linear, res.CheckTime = lin.Ops, string(lin.Result), lin.Duration
 	if lin.Result != porcupine.Ok {
