@@ -326,7 +326,8 @@ func (r *run) disk(ctx context.Context, rng *rand.Rand, mode string) (func() err
 			break
 		}
 		if time.Now().After(deadline) {
-			r.violation(fmt.Errorf("%s: node %d still runs %v after its wal started failing (it must stop)", kind, n.ID, r.diskStopBound()))
+			r.violation(fmt.Errorf("%s: node %d still runs %v after its wal started failing: it must stop, unless nothing reached its wal (%s)",
+				kind, n.ID, r.diskStopBound(), r.describeProgress(ctx, n)))
 			break
 		}
 		sleep(ctx, 50*time.Millisecond)
@@ -567,4 +568,23 @@ func exited(n *cluster.Node) (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// describeProgress says how far a node is and how the leader sees it.
+func (r *run) describeProgress(ctx context.Context, n *cluster.Node) string {
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var st api.Status
+	out := ""
+	if e, err := r.h.call(sctx, "GET", n.APIAddr, "/v1/admin/status", nil, nil, &st); err == nil && e == nil {
+		out = fmt.Sprintf("node %d: term %d last index %d commit %d", n.ID, st.Term, st.LastIndex, st.Commit)
+	}
+	if l, err := r.leaderStatus(ctx); err == nil {
+		for _, m := range l.Members {
+			if m.ID == n.ID {
+				out += fmt.Sprintf("; leader %d (last index %d) sees it %s match %d next %d", l.NodeID, l.LastIndex, m.State, m.Match, m.Next)
+			}
+		}
+	}
+	return out
 }
