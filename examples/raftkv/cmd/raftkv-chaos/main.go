@@ -101,6 +101,19 @@ func recheckDir(dir string) int {
 	lin := chaos.CheckLinearizable(ops, res.Nodes, ks, 10*time.Minute)
 	fmt.Printf("linearizable: %s (%d ops, %v)\n", lin.Result, lin.Ops, lin.Duration)
 	failed = lin.Result != "Ok"
+	if failed {
+		// Which keys: each alone.
+		for _, k := range ks {
+			var part []chaos.Op
+			for _, op := range ops {
+				if op.In.Key == k {
+					part = append(part, op)
+				}
+			}
+			r := chaos.CheckLinearizable(part, res.Nodes, []string{k}, 5*time.Minute)
+			fmt.Printf("  key %s: %s (%d ops)\n", k, r.Result, r.Ops)
+		}
+	}
 	if err := chaos.CheckConverged(res.Nodes); err != nil {
 		fmt.Println("converged:", err)
 		failed = true
