@@ -18,7 +18,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 # for the side-by-side benchmark) away from library users.
 SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod bench/etcd36/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo demo-inprocess clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo demo-inprocess chaos clean
 
 all: test
 
@@ -124,6 +124,11 @@ microbench:
 ## demo: three real raftkv server processes on loopback: init, learners, membership, reads and writes on every node, SIGKILL of the leader, restart and catch-up by snapshot (DEMOFLAGS=-sm=memory for the in-memory state machine)
 demo:
 	cd examples/raftkv && $(GO) run ./cmd/raftkv-demo $(DEMOFLAGS)
+
+## chaos: a seeded fault campaign against real raftkv processes, checked with porcupine and more (DURATION, default 10m; SEED, default random; CHAOSFLAGS, e.g. -lease-reads -nodes 5 -sm memory)
+DURATION ?= 10m
+chaos:
+	cd examples/raftkv && $(GO) run ./cmd/raftkv-chaos -duration $(DURATION) $(if $(SEED),-seed $(SEED)) $(CHAOSFLAGS)
 
 ## demo-inprocess: an in-process cluster telling its story: elections, replication, a partition, a learner, a snapshot, a read
 demo-inprocess:

@@ -201,7 +201,9 @@ func New(cfg Config) (*Server, error) {
 		s.http.TLSConfig = cfg.TLS.Clone()
 	}
 	if s.hasState() {
-		if err := s.startReplica(nil); err != nil {
+		// errStarted: a leader's message got here first and started it
+		// (startJoiner), from the same state.
+		if err := s.startReplica(nil); err != nil && !errors.Is(err, errStarted) {
 			s.apiLn.Close()
 			tcp.Close()
 			return nil, err

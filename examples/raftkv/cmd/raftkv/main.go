@@ -57,6 +57,9 @@ func run() error {
 	flag.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof/ on the API address")
 	flag.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on a machine crash; benchmarks only)")
 	flag.Parse()
+	if err := applyTestHooks(&cfg); err != nil { // chaos tests only (testhooks.go)
+		return err
+	}
 
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
