@@ -180,6 +180,10 @@ func (fs *FS) List(dir string) ([]string, error) { return fs.inner.List(dir) }
 // Stat implements vfs.FS.
 func (fs *FS) Stat(name string) (os.FileInfo, error) { return fs.inner.Stat(name) }
 
+// Lock takes the wrapped file system's lock: a lock is about processes,
+// not about what reaches the disk, so faults never touch it.
+func (fs *FS) Lock(name string) (io.Closer, error) { return fs.inner.Lock(name) }
+
 // SyncDir implements vfs.FS (it fails with fsync).
 func (fs *FS) SyncDir(dir string) error {
 	if fs.failing(ModeSync) {
