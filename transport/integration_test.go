@@ -85,7 +85,8 @@ type rnode struct {
 	stop    chan struct{}
 	done    chan struct{}
 	leader  atomic.Bool
-	failure atomic.Value // first unexpected error of the loop
+	term    atomic.Uint64 // from the last HardState, to tell a deposed leader from the current one
+	failure atomic.Value  // first unexpected error of the loop
 }
 
 // rnode is the transport's Handler.
@@ -134,7 +135,11 @@ func (n *rnode) report(f func(*raft.RawNode)) {
 func (n *rnode) start(peers map[uint64]string, bootstrap bool) {
 	t := n.t
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID: n.id, ElectionTick: 10, HeartbeatTick: 1, Storage: n.storage, Applied: n.sm.applied,
+		// 10 ms ticks: an election timeout of 500 ms to 1 s. Much shorter
+		// (100 ms was used) and a -race build on a loaded machine, whose
+		// node loops stall for longer than that, changes leaders every few
+		// seconds, losing proposals each time.
+		ID: n.id, ElectionTick: 50, HeartbeatTick: 5, Storage: n.storage, Applied: n.sm.applied,
 		PreVote: true, CheckQuorum: true, MaxSizePerMsg: 256 << 10, MaxInflightMsgs: 64, Seed: n.id,
 	})
 	must(t, err)
@@ -210,6 +215,7 @@ func (n *rnode) handleReady() error {
 			}
 		}
 		if rd.HardState != nil {
+			n.term.Store(rd.HardState.Term)
 			if err := n.storage.SetHardState(rd.HardState); err != nil {
 				return err
 			}
@@ -294,6 +300,35 @@ func (n *rnode) maybeCompact() {
 type cluster struct {
 	t     *testing.T
 	nodes map[uint64]*rnode
+	// deadline bounds the whole test: every wait fails at it, saying what it
+	// waited for and where each node stands, rather than hanging. It only
+	// bounds a hang: on an idle machine the test takes seconds.
+	deadline time.Time
+}
+
+// state describes each node, for failure messages.
+func (c *cluster) state() string {
+	var b []byte
+	for id := uint64(1); id <= 3; id++ {
+		n := c.nodes[id]
+		b = fmt.Appendf(b, "; node %d: term %d leader %v keys %d", id, n.term.Load(), n.leader.Load(), n.sm.count())
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds, failing at the cluster's deadline.
+func (c *cluster) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	for {
+		c.check()
+		if cond() {
+			return
+		}
+		if time.Now().After(c.deadline) {
+			c.t.Fatalf("gave up waiting for %s at the test's deadline%s", what, c.state())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (c *cluster) addrs() map[uint64]string {
@@ -312,70 +347,63 @@ func (c *cluster) check() {
 	}
 }
 
-// leader waits for a node that believes it leads.
+// leader waits for a node that believes it leads; of two (a deposed leader
+// that has not heard yet), the one of the higher term.
 func (c *cluster) leader(up ...uint64) *rnode {
+	c.t.Helper()
 	var l *rnode
-	waitUntil(c.t, "a leader", func() bool {
-		c.check()
+	c.waitFor("a leader", func() bool {
+		l = nil
 		for _, id := range up {
-			if c.nodes[id].leader.Load() {
-				l = c.nodes[id]
-				return true
+			n := c.nodes[id]
+			if n.leader.Load() && (l == nil || n.term.Load() > l.term.Load()) {
+				l = n
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-		return false
+		return l != nil
 	})
 	return l
 }
 
-// replicate proposes keys [from, to) until every node in up applied them all,
-// proposing again what leader changes or drops lost.
+// replicate proposes keys [from, to) until every node in up applied them all.
+// A proposal can be lost without an error (a leader deposed before it
+// commits, a message dropped), so the keys still missing on the current
+// leader are proposed again, batch by batch, until none is.
 func (c *cluster) replicate(from, to uint64, up ...uint64) {
 	c.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute) // bounds a hang only
 	for {
-		c.check()
 		l := c.leader(up...)
-		var missing [][]byte
-		for k := from; k < to; k++ {
+		var batch [][]byte
+		for k := from; k < to && len(batch) < 500; k++ {
 			if !l.sm.has(k) {
-				missing = append(missing, binary.BigEndian.AppendUint64(nil, k))
+				batch = append(batch, binary.BigEndian.AppendUint64(nil, k))
 			}
 		}
-		if len(missing) == 0 {
+		if len(batch) == 0 {
 			break
 		}
-		for len(missing) > 0 && l.leader.Load() && time.Now().Before(deadline) {
-			batch := missing[:min(500, len(missing))]
-			missing = missing[len(batch):]
-			select {
-			case l.propc <- batch:
-			case <-time.After(time.Second):
-			}
-			// Let the batch commit before the next, so proposals do not
-			// pile up beyond what a leader change would drop.
-			last := binary.BigEndian.Uint64(batch[len(batch)-1])
-			for i := 0; i < 200 && !l.sm.has(last); i++ {
-				time.Sleep(5 * time.Millisecond)
-			}
+		select {
+		case l.propc <- batch:
+		case <-l.done: // failed: check reports why
+		case <-time.After(time.Until(c.deadline)): // stuck: waitFor reports it
 		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("keys [%d, %d) not replicated within two minutes", from, to)
-		}
+		// Let the batch commit before the next, so proposals do not pile up
+		// beyond what a leader change would drop. A batch lost meanwhile
+		// is proposed again once the wait ends: the leader changed, or a
+		// while passed (a leader deposed and re-elected in between).
+		last := binary.BigEndian.Uint64(batch[len(batch)-1])
+		term, until := l.term.Load(), time.Now().Add(2*time.Second)
+		c.waitFor(fmt.Sprintf("keys [%d, %d) to be replicated", from, to), func() bool {
+			return l.sm.has(last) || !l.leader.Load() || l.term.Load() != term || time.Now().After(until)
+		})
 	}
 	// Every node in up converges on the leader's state.
-	waitUntil(c.t, "followers to apply", func() bool {
-		c.check()
+	c.waitFor(fmt.Sprintf("nodes %v to apply keys [%d, %d)", up, from, to), func() bool {
 		for _, id := range up {
-			for k := from; k < to; k += 97 {
+			for k := from; k < to; k++ {
 				if !c.nodes[id].sm.has(k) {
-					time.Sleep(5 * time.Millisecond)
 					return false
 				}
-			}
-			if !c.nodes[id].sm.has(to - 1) {
-				return false
 			}
 		}
 		return true
@@ -403,7 +431,7 @@ func (c *cluster) agree() {
 }
 
 func TestIntegrationThreeRawNodes(t *testing.T) {
-	c := &cluster{t: t, nodes: map[uint64]*rnode{}}
+	c := &cluster{t: t, nodes: map[uint64]*rnode{}, deadline: time.Now().Add(4 * time.Minute)}
 	for id := uint64(1); id <= 3; id++ {
 		c.nodes[id] = &rnode{t: t, id: id, addr: "127.0.0.1:0", storage: raft.NewMemoryStorage(),
 			sm: &kvState{keys: map[uint64]bool{}, byIndex: map[uint64]uint64{}}}
@@ -466,12 +494,14 @@ func TestIntegrationThreeRawNodes(t *testing.T) {
 	}
 	c.replicate(12000, 16000, up...)
 	lag.start(c.addrs(), false)
-	waitUntil(t, "the lagging node to catch up", func() bool {
-		c.check()
-		time.Sleep(5 * time.Millisecond)
-		return lag.sm.count() == 16000
-	})
-	if got := lag.tr.Stats().Peers[c.leader(1, 2, 3).id].SnapshotsReceived; got == 0 {
+	c.waitFor("the lagging node to catch up", func() bool { return lag.sm.count() == 16000 })
+	// From whichever node led when it came back (the leader may have
+	// changed since).
+	var snaps uint64
+	for _, ps := range lag.tr.Stats().Peers {
+		snaps += ps.SnapshotsReceived
+	}
+	if snaps == 0 {
 		t.Fatal("the lagging node caught up without a snapshot: the test no longer covers snapshots")
 	}
 	c.replicate(16000, 16100, 1, 2, 3)
