@@ -18,7 +18,7 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 # for the side-by-side benchmark) away from library users.
 SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod bench/e2e/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz bench bench-e2e tools-e2e microbench demo demo-inprocess clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench bench-e2e tools-e2e microbench demo demo-inprocess clean
 
 all: test
 
@@ -66,6 +66,7 @@ test: lint proto-check
 	$(GO) test -race -tags invariants ./...
 	$(GO) test -tags raftbugs ./rafttest/sim/ -run '^TestCheckersCatch'
 	$(GO) test -tags invariants ./rafttest/sim/ -run '^(TestSimulation|TestLeaseReads)$$' -sim.seeds=100 -sim.first=100001 -sim.steps=20000
+	$(GO) test -tags invariants ./rafttest/sim/ -run '^TestSimulationWAL$$' -sim.walseeds=50 -sim.first=100001 -sim.steps=20000
 	@for m in $(SUBMODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test -race ./...) || exit 1; done
 
 ## proto: regenerate raftpb/raft.pb.go from raftpb/raft.proto
@@ -98,11 +99,19 @@ sim:
 
 ## fuzz: each native fuzz target for FUZZTIME (default 1m)
 FUZZTIME ?= 1m
-FUZZ_TARGETS := FuzzStepMessage FuzzAPISequence
+# package:target; the wal's inputs are whole segments, so minimizing each
+# new input is capped (by default it would eat the whole FUZZTIME).
+FUZZ_TARGETS := .:FuzzStepMessage .:FuzzAPISequence ./wal:FuzzRecover ./transport:FuzzFrameDecoder
 fuzz:
-	@for f in $(FUZZ_TARGETS); do echo "fuzzing $$f for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; done
-	@echo "fuzzing FuzzFrameDecoder (transport) for $(FUZZTIME)"; $(GO) test -run '^$$' -fuzz '^FuzzFrameDecoder$$' -fuzztime $(FUZZTIME) ./transport
+	@for t in $(FUZZ_TARGETS); do p=$${t%%:*}; f=$${t#*:}; echo "fuzzing $$f ($$p) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$p || exit 1; done
+
+## crash: the wal's crash-point test at depth (CRASHSEEDS seeds of CRASHSTEPS operations, crashed after each file operation)
+CRASHSEEDS ?= 200
+CRASHSTEPS ?= 100
+crash:
+	$(GO) test ./wal/ -run '^(TestCrashAtEveryPoint|TestCorruptionReported)$$' -count 1 -timeout 0 \
+		-wal.crashseeds=$(CRASHSEEDS) -wal.crashsteps=$(CRASHSTEPS) -wal.crashfirst=1000 -v | grep -v '^=== RUN'
 
 ## bench: tickraft side by side with etcd raft (bench/ module), the table the README shows
 bench:

@@ -138,6 +138,7 @@ func TestAsyncLeaderCountsItselfOnlyWhenPersisted(t *testing.T) {
 	c.releaseWrites(1)
 	require.Equal(t, commit+1, c.node(1).rn.BasicStatus().Commit)
 	c.stabilize()
+	c.beat(1) // the follower learns the commit index
 	require.Equal(t, []string{"x"}, c.node(1).applied)
 	require.Equal(t, []string{"x"}, c.node(2).applied)
 }

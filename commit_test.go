@@ -10,10 +10,9 @@ import (
 
 // Tests of how a new commit index reaches followers. By default it rides
 // on the next append with entries or the next heartbeat; with
-// EagerCommitPropagation the leader sends it at once. The other tests of
-// the package use eager propagation (testConfig, rnNewCluster).
-
-func lazyCommit(cfg *Config) { cfg.EagerCommitPropagation = false }
+// EagerCommitPropagation the leader sends it at once. The test harnesses
+// (testConfig, rnNewCluster, mbCluster) default to lazy propagation, like
+// Config; eagerCommit marks the tests that need eager propagation.
 
 // commitOnlyApps returns the queued appends that carry no entries.
 func commitOnlyApps(c *rnCluster) []*pb.Message {
@@ -42,7 +41,7 @@ func settleAcks(c *rnCluster) []*pb.Message {
 }
 
 func TestCommitLazyByDefault(t *testing.T) {
-	c := rnNewCluster(t, 3, lazyCommit)
+	c := rnNewCluster(t, 3, nil)
 	c.elect(1)
 	c.queue = nil
 	c.propose(1, "a")
@@ -71,7 +70,7 @@ func TestCommitLazyByDefault(t *testing.T) {
 }
 
 func TestCommitEagerSendsAtOnce(t *testing.T) {
-	c := rnNewCluster(t, 3, nil) // eager in this harness
+	c := rnNewCluster(t, 3, eagerCommit)
 	c.elect(1)
 	c.queue = nil
 	c.propose(1, "a")
@@ -88,7 +87,6 @@ func TestCommitEagerSendsAtOnce(t *testing.T) {
 // follower can apply up to the read's index at once.
 func TestCommitSentWithLeaseReadAnswer(t *testing.T) {
 	c := rnNewCluster(t, 3, func(cfg *Config) {
-		lazyCommit(cfg)
 		leaseConfig(cfg)
 	})
 	c.elect(1)
@@ -116,7 +114,7 @@ func TestCommitSentWithLeaseReadAnswer(t *testing.T) {
 // The transferee of a leader transfer learns the commit index before it
 // campaigns, so that it starts its term knowing what is committed.
 func TestCommitSentBeforeTimeoutNow(t *testing.T) {
-	c := rnNewCluster(t, 3, lazyCommit)
+	c := rnNewCluster(t, 3, nil)
 	c.elect(1)
 	c.propose(1, "a")
 	require.Empty(t, settleAcks(c))
@@ -130,4 +128,66 @@ func TestCommitSentBeforeTimeoutNow(t *testing.T) {
 	require.Equal(t, uint64(2), c.queue[0].To)
 	require.Equal(t, commit, c.queue[0].Commit)
 	require.Equal(t, pb.MsgTimeoutNow, c.queue[1].Type)
+}
+
+// A commit index that covers a configuration change reaches every peer at
+// once, also without EagerCommitPropagation: here a follower learns that a
+// learner's promotion committed while the learner is cut off. When the
+// leader is then lost, the follower asks the promoted node for its vote
+// and wins. Had it not learned of the promotion, it would ask only the old
+// voters and stay a candidate (etcd's campaign_learner_must_vote).
+func TestCommitOfPromotionReachesFollowers(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		c := rnNewClusterWith(t, 2, rnOptions{
+			learners: []uint64{3},
+			adjust:   func(cfg *Config) { cfg.EagerCommitPropagation = eager },
+		})
+		c.elect(1)
+		c.isolate(3)
+		require.NoError(t, c.node(1).rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddNode, NodeId: 3}))
+		c.stabilize()
+		require.Equal(t, "voters=(1 2 3)", c.node(2).rn.Status().Config.String(), "node 2 applied the promotion")
+
+		c.isolate(1)
+		require.NoError(t, c.node(2).rn.Campaign())
+		c.stabilize()
+		require.Equal(t, StateLeader, c.node(2).rn.BasicStatus().RaftState)
+	})
+}
+
+// HasReady is never true for an empty Ready. An acknowledgement that
+// commits nothing new makes the leader owe the follower the commit index;
+// without eager propagation nothing is sent for it, so there is no Ready.
+// (rnCluster and mbCluster check every Ready they handle too.)
+func TestCommitNoEmptyReady(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		c := rnNewCluster(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		c.elect(1)
+		c.beat(1)
+		c.propose(1, "a")
+		c.process()
+		c.deliver(func(m *pb.Message) bool { return m.To != 1 })
+		c.process()
+		// Node 2's acknowledgement commits "a"; node 3's comes after.
+		c.deliver(func(m *pb.Message) bool { return m.From == 2 })
+		c.process()
+		require.Equal(t, 1, c.deliver(func(m *pb.Message) bool { return m.From == 3 }))
+		// Lazy: nothing is sent for a commit index alone. Eager: it went to
+		// node 3 when node 2's acknowledgement committed "a".
+		require.False(t, c.node(1).rn.HasReady(), "eager=%v", eager)
+	})
+}
+
+// A peer added by a configuration change is probed with the leader's next
+// Ready, not at the next heartbeat.
+func TestCommitNewPeerProbedWithNextReady(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		_, err := r.applyConfChange(mbV1(pb.ConfChangeAddNode, 4).AsV2())
+		require.NoError(t, err)
+		apps := rpTo(readMessages(t, r), 4, pb.MsgApp)
+		require.Len(t, apps, 1, "one probe to the new peer")
+		require.Equal(t, r.raftLog.lastIndex(), apps[0].Index)
+		require.Empty(t, rpTo(readMessages(t, r), 4, pb.MsgApp), "one probe only")
+	})
 }

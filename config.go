@@ -70,9 +70,13 @@ type Config struct {
 	// Storage is the node's persisted state. The node reads from it; the
 	// application writes to it while handling a Ready. Required.
 	Storage Storage
-	// Applied is the index of the last entry the application applied before
-	// this restart. Entries up to Applied are not handed out again. Zero on a
-	// fresh start.
+	// Applied is the index of the last entry the application's state
+	// machine holds at this restart: entries up to Applied are not handed
+	// out again, and the node's configuration is rebuilt up to it. It must
+	// be at least the storage's snapshot index (restore the state machine
+	// from Storage.Snapshot() if need be) and at most its last index.
+	// Zero on a fresh start. See "Restarting a node" in the package
+	// documentation.
 	Applied uint64
 
 	// AsyncStorageWrites hands persistence and application to the caller as
@@ -127,8 +131,9 @@ type Config struct {
 	// follower and commit. By default the new commit index travels with the
 	// next append that carries entries, or with the next heartbeat, so an
 	// idle follower applies up to a heartbeat interval later. A follower's
-	// ReadIndex answer and a leader transfer carry the commit index at once
-	// either way.
+	// ReadIndex answer, a leader transfer and a commit index that covers a
+	// configuration change (which every added, removed or promoted node
+	// must learn of within a round trip) go out at once either way.
 	EagerCommitPropagation bool
 
 	// Seed seeds the source of randomized election timeouts when Rand is nil.

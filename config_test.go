@@ -144,14 +144,24 @@ func TestRawNodeRestartKeepsHardState(t *testing.T) {
 	require.Equal(t, []string{"1->2 MsgVoteResp Term:2 Rejected Hint:0"}, msgSummary(rd.Messages))
 }
 
-// Config.Applied beyond the persisted commit index means the application
-// and the log disagree (the application applied entries the log does not
-// know to be committed): an error wrapping ErrInvalidConfig, not a node
-// that would hand out or skip the wrong entries.
+// Config.Applied beyond the persisted log means the application applied
+// entries the storage lost: an error wrapping ErrInvalidConfig, not a node
+// that would hand out or skip the wrong entries. Applied beyond the
+// persisted commit index but within the log is a legitimate crash state (a
+// commit-only hard state need not be synced, the application's state may
+// be): the entries up to Applied were committed, so the node takes its
+// commit index from Applied and hands out only what follows.
 func TestRawNodeAppliedBeyondCommit(t *testing.T) {
-	rn, err := NewRawNode(&Config{ID: 1, Storage: rnRestartStorage(t), Applied: 5})
+	rn, err := NewRawNode(&Config{ID: 1, Storage: rnRestartStorage(t), Applied: 6})
 	require.Nil(t, rn)
 	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorContains(t, err, "Applied (6) is beyond the last index of the persisted log (5)")
+
+	rn, err = NewRawNode(&Config{ID: 1, Storage: rnRestartStorage(t), Applied: 5})
+	require.NoError(t, err)
+	require.Equal(t, uint64(5), rn.BasicStatus().Commit)
+	require.Equal(t, uint64(5), rn.BasicStatus().Applied)
+	require.Empty(t, rn.Ready().CommittedEntries)
 
 	_, err = NewRawNode(&Config{ID: 1, Storage: rnRestartStorage(t), Applied: 4})
 	require.NoError(t, err)

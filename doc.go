@@ -26,10 +26,40 @@ A brand-new cluster bootstraps every founding member with the same peers:
 	if err != nil { ... }
 	err = rn.Bootstrap([]raft.Peer{{ID: 1}, {ID: 2}, {ID: 3}})
 
-A node restarting from its own storage skips Bootstrap: NewRawNode reads the
-hard state, configuration and log from Storage. A node joining an existing
-cluster starts with empty storage and no Bootstrap; the leader sends it what
-it needs once a configuration change adds it.
+A node restarting from its own storage skips Bootstrap (see Restarting a
+node). A node joining an existing cluster starts with empty storage and no
+Bootstrap; the leader sends it what it needs once a configuration change
+adds it.
+
+# Restarting a node
+
+After a crash the application restarts a node from what survived: its
+Storage (hard state, snapshot, log) and its state machine. The contract:
+
+  - The state machine comes first. If it is durable, it is as it was when
+    the node stopped; if it lived in memory, or it is older than the
+    storage's snapshot, the application restores it from
+    Storage.Snapshot(). Either way it must hold at least everything up to
+    the snapshot's index: the entries before it are compacted and are never
+    handed out again.
+  - Config.Applied is the index of the last entry the state machine holds
+    (for a restored snapshot, the snapshot's index). The node hands out the
+    committed entries after Applied again, and only those; applying them
+    is the application's usual work, configuration changes included.
+  - The node's configuration is that of the entries up to Applied: NewRawNode
+    takes the snapshot's configuration from Storage.InitialState and replays
+    the configuration changes of the persisted log up to Applied, so
+    Storage need not save configurations beyond its snapshot's (and
+    InitialState must report the snapshot's, not a later one).
+  - Applied below the snapshot's index, or beyond the persisted log's last
+    index (the storage lost entries the application applied), is refused
+    with an error wrapping ErrInvalidConfig; the node does not start.
+    Applied beyond the persisted commit index but within the log is normal
+    (a commit-only hard state need not be synced): those entries were
+    committed, and the node's commit index starts there.
+
+A brand-new node, and one whose application applied nothing since a
+Bootstrap, starts with Applied 0. See the RawNode restart example.
 
 # The Ready loop
 
@@ -70,7 +100,10 @@ A new commit index alone does not make the leader send anything: it goes
 to the followers with the next append that carries entries, or with the
 next heartbeat when the cluster is idle, so a follower applies up to a
 heartbeat interval after the leader. (A follower's ReadIndex answer and a
-leader transfer carry it at once.) Config.EagerCommitPropagation sends it
+leader transfer carry it at once, and a commit index that covers a
+configuration change goes to every peer at once, a removed one included,
+so that membership changes reach every node they affect within a round
+trip.) Config.EagerCommitPropagation sends it
 at once instead, at the cost of a message, a Ready and an answer per
 follower and commit.
 

@@ -1,6 +1,7 @@
 package raft_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -171,4 +172,103 @@ func ExampleRawNode_threeNodes() {
 	// node 2: x=1 y=2
 	// node 3: x=1 y=2
 	// read-1 at index 6: y=2
+}
+
+// kvApp is a small state machine for the restart example: the data it
+// applied, how far it got and the configuration it was given.
+type kvApp struct {
+	data    []string
+	applied uint64
+	conf    *pb.ConfState
+}
+
+// restore replaces the state machine with a snapshot's.
+func (a *kvApp) restore(snap *pb.Snapshot) {
+	a.data = nil
+	if d := string(snap.Data); d != "" {
+		a.data = strings.Split(d, ",")
+	}
+	a.applied = snap.Metadata.Index
+	a.conf = snap.Metadata.ConfState
+}
+
+// A node crashes and restarts, twice. The first time its state machine is
+// durable: it restarts with Config.Applied at the last entry it applied,
+// and the node rebuilds the configuration from its storage (the snapshot's
+// configuration plus the changes applied since) and hands out only the
+// entries after Applied. The second time the state machine lived in
+// memory: it is restored from Storage.Snapshot() and Applied is the
+// snapshot's index. A restart whose Applied cannot be right is refused.
+func ExampleRawNode_restart() {
+	storage := raft.NewMemoryStorage() // the disk: survives crashes
+	app := &kvApp{conf: &pb.ConfState{}}
+	start := func(applied uint64) *raft.RawNode {
+		node, err := raft.NewRawNode(&raft.Config{ID: 1, Storage: storage, Seed: 1, Applied: applied})
+		rnMust(err)
+		return node
+	}
+	handle := func(node *raft.RawNode) {
+		for node.HasReady() {
+			rd := node.Ready()
+			if rd.HardState != nil {
+				rnMust(storage.SetHardState(rd.HardState))
+			}
+			rnMust(storage.Append(rd.Entries))
+			for _, e := range rd.CommittedEntries {
+				switch e.Type {
+				case pb.EntryNormal:
+					if len(e.Data) > 0 {
+						app.data = append(app.data, string(e.Data))
+						fmt.Printf("applied %q at index %d\n", e.Data, e.Index)
+					}
+				default:
+					cc, err := pb.UnmarshalConfChange(e)
+					rnMust(err)
+					app.conf, err = node.ApplyConfChange(cc)
+					rnMust(err)
+				}
+				app.applied = e.Index
+			}
+			rnMust(node.Advance(rd))
+		}
+	}
+
+	node := start(0)
+	rnMust(node.Bootstrap([]raft.Peer{{ID: 1}}))
+	handle(node)
+	rnMust(node.Campaign())
+	handle(node)
+	rnMust(node.Propose([]byte("x")))
+	rnMust(node.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeId: 2}))
+	handle(node)
+
+	// Crash. The state machine is durable: it applied up to app.applied.
+	node = start(app.applied)
+	fmt.Println("restarted at", app.applied, "with", node.Status().Config)
+	rnMust(node.Campaign())
+	handle(node)
+	rnMust(node.Propose([]byte("y")))
+	handle(node)
+
+	// The application snapshots its state machine and compacts the log.
+	_, err := storage.CreateSnapshot(app.applied, app.conf, []byte(strings.Join(app.data, ",")))
+	rnMust(err)
+	rnMust(storage.Compact(app.applied))
+
+	// Crash. This time the state machine was in memory and is gone: a
+	// node started with Applied 0 would never see the compacted entries.
+	_, err = raft.NewRawNode(&raft.Config{ID: 1, Storage: storage, Seed: 1, Applied: 0})
+	fmt.Println(err != nil, errors.Is(err, raft.ErrInvalidConfig))
+	snap, err := storage.Snapshot()
+	rnMust(err)
+	app.restore(snap)
+	node = start(app.applied)
+	fmt.Println("restored", app.data, "at", app.applied, "with", node.Status().Config)
+
+	// Output:
+	// applied "x" at index 3
+	// restarted at 4 with voters=(1) learners=(2)
+	// applied "y" at index 6
+	// true true
+	// restored [x y] at 6 with voters=(1) learners=(2)
 }

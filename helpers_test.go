@@ -31,22 +31,45 @@ func ids(n int) []uint64 {
 	return out
 }
 
-// testConfig returns a valid configuration for node id on st. It sends
-// commit indexes eagerly, so that tests of other rules see followers commit
-// as soon as the leader does; commit_test.go covers the default.
+// testConfig returns a valid configuration for node id on st. Like
+// Config, it propagates commit indexes lazily (with the next append or
+// heartbeat); tests that rely on eager propagation say so (eagerCommit).
 func testConfig(id uint64, election, heartbeat int, st Storage) *Config {
 	c := (&Config{
-		ID:                     id,
-		ElectionTick:           election,
-		HeartbeatTick:          heartbeat,
-		Storage:                st,
-		MaxSizePerMsg:          noLimit,
-		MaxInflightMsgs:        256,
-		Seed:                   uint64(id),
-		EagerCommitPropagation: true,
+		ID:              id,
+		ElectionTick:    election,
+		HeartbeatTick:   heartbeat,
+		Storage:         st,
+		MaxSizePerMsg:   noLimit,
+		MaxInflightMsgs: 256,
+		Seed:            uint64(id),
 	}).WithDefaults()
+	if fi, err := st.FirstIndex(); err == nil && fi > 0 {
+		// The application restored the storage's snapshot (see the restart
+		// contract in doc.go).
+		c.Applied = fi - 1
+	}
 	return &c
 }
+
+// readyIsEmpty reports whether a Ready holds no work at all.
+func readyIsEmpty(rd Ready) bool {
+	return rd.SoftState == nil && rd.HardState == nil && len(rd.ReadStates) == 0 && len(rd.Entries) == 0 &&
+		rd.Snapshot == nil && len(rd.CommittedEntries) == 0 && len(rd.Messages) == 0
+}
+
+// bothCommitModes runs f with lazy (the default) and eager commit
+// propagation: the behaviours it checks hold in either.
+func bothCommitModes(t *testing.T, f func(t *testing.T, eager bool)) {
+	for _, eager := range []bool{false, true} {
+		t.Run(fmt.Sprintf("eager=%v", eager), func(t *testing.T) { f(t, eager) })
+	}
+}
+
+// eagerCommit turns on EagerCommitPropagation, for the tests that rely on
+// followers learning a new commit index at once. The harnesses default to
+// lazy propagation, like Config.
+func eagerCommit(cfg *Config) { cfg.EagerCommitPropagation = true }
 
 // newTestRaft builds a raft from a config, failing the test on error.
 func newTestRaftFrom(t testing.TB, c *Config) *raft {

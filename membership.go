@@ -81,11 +81,19 @@ func (r *raft) applyConfChange(cc *pb.ConfChangeV2) (*pb.ConfState, error) {
 }
 
 // switchToConfig installs a configuration and does what it implies for the
-// leader: commit what the new quorum already has, probe new peers, step
-// down if removed.
+// leader: tell removed peers, commit what the new quorum already has, probe
+// new peers, step down if removed.
 func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfState {
+	old := r.trk.Progress
 	r.trk.Config = cfg
 	r.trk.Progress = prs
+	if r.state == StateLeader {
+		for id, pr := range old {
+			if _, kept := prs[id]; !kept && id != r.id {
+				r.tellRemoved(id, pr)
+			}
+		}
+	}
 	cs := r.trk.ConfState()
 	pr, ok := r.trk.Progress[r.id]
 	r.isLearner = ok && pr.IsLearner
@@ -115,7 +123,16 @@ func (r *raft) switchToConfig(cfg progress.Config, prs progress.Map) *pb.ConfSta
 		r.bcastPending = true
 	}
 	r.trk.Visit(func(id uint64, pr *progress.Progress) {
-		if id != r.id && r.owesAppend(pr) {
+		if id == r.id {
+			return
+		}
+		if _, known := old[id]; !known {
+			// A new peer is probed with the next Ready, even with nothing
+			// to send yet: its answer starts its catch-up, and a change
+			// proposed next may need its vote.
+			r.probeNew = append(r.probeNew, id)
+			r.bcastPending = true
+		} else if r.owesAppend(pr) {
 			r.bcastPending = true
 		}
 	})
@@ -153,4 +170,28 @@ func (r *raft) maybeAutoLeave() {
 	}
 	r.logger.Info("raft proposed leaving the joint configuration automatically",
 		slog.String(keyConfig, r.trk.Config.String()))
+}
+
+// tellRemoved sends a peer that the change being applied removed the commit
+// index, if the leader may not have told it that the change committed: the
+// commit index goes to every peer once a change commits, but not to a peer
+// whose flow was paused then (a full window, a probe in flight), and the
+// leader forgets the peer now. Without it the removed node would take
+// itself for a voter and campaign. A peer streaming appends gets an empty
+// append after those in flight; any other a heartbeat, whose commit index
+// is capped at what the peer acknowledged. (A peer that lacks the change's
+// entry cannot learn of it; it never answers as a member again either.)
+func (r *raft) tellRemoved(id uint64, pr *progress.Progress) {
+	if pr.LastSentCommit() >= r.pendingConfIndex {
+		return
+	}
+	commit := r.raftLog.committed
+	m := r.newMessage()
+	m.To = id
+	if term, err := r.raftLog.term(pr.Next - 1); err == nil && pr.State == progress.StateReplicate {
+		m.Type, m.Index, m.LogTerm, m.Commit = pb.MsgApp, pr.Next-1, term, commit
+	} else {
+		m.Type, m.Commit = pb.MsgHeartbeat, min(pr.Match, commit)
+	}
+	r.send(m)
 }

@@ -85,9 +85,6 @@ func (c *mbCluster) mbConfig(id uint64, st Storage) *Config {
 		Storage:         st,
 		MaxInflightMsgs: 256,
 		Seed:            id,
-		// Followers commit (and apply configuration changes) as soon as
-		// the leader does; commit_test.go covers the default.
-		EagerCommitPropagation: true,
 	}
 	if c.adjust != nil {
 		c.adjust(cfg)
@@ -130,6 +127,7 @@ func (c *mbCluster) handleReady(id uint64) (handled bool, reports [][2]uint64) {
 		return false, nil
 	}
 	rd := nd.rn.Ready()
+	require.False(c.t, readyIsEmpty(rd), "node %d: HasReady was true for an empty Ready", id)
 	if rd.Snapshot != nil {
 		require.NoError(c.t, nd.st.ApplySnapshot(rd.Snapshot))
 		nd.cs = rd.Snapshot.Metadata.ConfState
@@ -218,6 +216,20 @@ func (c *mbCluster) campaign(id uint64) {
 func (c *mbCluster) propose(id uint64, data string) {
 	c.t.Helper()
 	require.NoError(c.t, c.nodes[id].rn.Propose([]byte(data)))
+	c.stabilize()
+	c.beat()
+}
+
+// beat makes every leader send a heartbeat round now and runs the cluster
+// until it is quiet: with lazy commit propagation (the default) followers
+// learn the latest commit index from it.
+func (c *mbCluster) beat() {
+	c.t.Helper()
+	for _, id := range slices.Sorted(maps.Keys(c.nodes)) {
+		if r := c.raft(id); r.state == StateLeader && !c.down[id] {
+			require.NoError(c.t, r.Step(&pb.Message{Type: pb.MsgBeat}))
+		}
+	}
 	c.stabilize()
 }
 
@@ -425,7 +437,9 @@ func TestBootstrapNonEmptyStorage(t *testing.T) {
 	}}))
 	for name, st := range map[string]*MemoryStorage{"entries": withEntries, "term": withTerm, "snapshot": withSnap} {
 		t.Run(name, func(t *testing.T) {
-			rn, err := NewRawNode(&Config{ID: 1, Storage: st, Seed: 1})
+			snap, err := st.Snapshot()
+			require.NoError(t, err)
+			rn, err := NewRawNode(&Config{ID: 1, Storage: st, Seed: 1, Applied: snap.Metadata.Index})
 			require.NoError(t, err)
 			before := rn.raft.raftLog.lastIndex()
 			require.ErrorIs(t, rn.Bootstrap([]Peer{{ID: 1}}), ErrBootstrapNotEmpty)
@@ -520,6 +534,7 @@ func TestMembershipAddNodeCatchesUpByAppends(t *testing.T) {
 	delete(c.down, 2)
 	c.tick(1, 1)
 	require.Greater(t, leader.raftLog.committed, commit)
+	c.beat()
 	require.Equal(t, []string{"a", "b", "c"}, c.nodes[4].data)
 }
 
@@ -628,16 +643,24 @@ func TestMembershipRemoveLeaderWithoutStepDown(t *testing.T) {
 	nw.recover()
 	mbBeat(nw, 1)
 	require.Equal(t, x, leader.raftLog.committed)
+	mbBeat(nw, 1) // the next heartbeat carries the new commit index
 	require.Equal(t, x, nw.peers[2].raftLog.committed)
 	require.Equal(t, x, nw.peers[3].raftLog.committed)
 }
 
 // A smaller quorum can make entries committed at once: when the leader
 // applies a removal, entries that a majority of the remaining voters
-// already hold are committed right away, and the followers are told,
-// without waiting for another acknowledgement that might never come.
+// already hold are committed right away, without waiting for another
+// acknowledgement that might never come. The followers are told at once
+// with eager propagation, with the next heartbeat by default.
 func TestMembershipRemovalCommitsAtOnce(t *testing.T) {
-	nw := newNetwork(t, nil, nil, nil, nil)
+	for _, eager := range []bool{false, true} {
+		t.Run(fmt.Sprintf("eager=%v", eager), func(t *testing.T) { testMembershipRemovalCommitsAtOnce(t, eager) })
+	}
+}
+
+func testMembershipRemovalCommitsAtOnce(t *testing.T, eager bool) {
+	nw := newNetworkWithConfig(t, func(c *Config) { c.EagerCommitPropagation = eager }, nil, nil, nil, nil)
 	nw.hup(1)
 	leader := nw.peers[1]
 	nw.isolate(4)
@@ -655,6 +678,10 @@ func TestMembershipRemovalCommitsAtOnce(t *testing.T) {
 	require.Equal(t, "voters=(1 2 3)", leader.trk.Config.String())
 	require.Equal(t, x, leader.raftLog.committed, "1 and 2 are a majority of three")
 	nw.send(nw.filter(readMessages(t, leader))...)
+	if !eager {
+		require.Less(t, nw.peers[2].raftLog.committed, x, "lazy: nothing sent for a commit index alone")
+		mbBeat(nw, 1)
+	}
 	require.Equal(t, x, nw.peers[2].raftLog.committed, "the new commit index went out")
 }
 
@@ -692,6 +719,7 @@ func TestMembershipRemovedLeaderAdvance(t *testing.T) {
 	require.NoError(t, rn.Step(&pb.Message{From: 1, To: 1, Term: x.Term, Type: pb.MsgAppResp, Index: x.Index}))
 
 	c.stabilize()
+	c.beat()
 	require.Equal(t, []string{"x"}, c.nodes[2].data, "x commits on 2 and 3")
 }
 
@@ -730,9 +758,16 @@ func TestMembershipRemoveLeaderStepDownOnRemoval(t *testing.T) {
 
 // A removed node that applied its removal is not a member of its own
 // configuration, so it never campaigns: its election timeouts cannot
-// disturb the cluster with higher terms.
+// disturb the cluster with higher terms. It learns of its removal within
+// the round that commits it, in either commit propagation mode: the leader
+// sends every peer a commit index that covers a configuration change at
+// once, before it applies the change and forgets the removed peer.
 func TestMembershipRemovedNodeDoesNotDisrupt(t *testing.T) {
-	c := mbNewCluster(t, 3, nil)
+	bothCommitModes(t, testMembershipRemovedNodeDoesNotDisrupt)
+}
+
+func testMembershipRemovedNodeDoesNotDisrupt(t *testing.T, eager bool) {
+	c := mbNewCluster(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
 	c.campaign(1)
 	require.NoError(t, c.nodes[1].rn.ProposeConfChange(mbV1(pb.ConfChangeRemoveNode, 3)))
 	c.stabilize()
@@ -1019,4 +1054,44 @@ func TestMembershipInvalidChangeAtApplyTime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A removed peer whose flow was paused when its removal committed (its
+// window full, so the commit index could not go to it) is told when the
+// leader applies the removal and forgets it: an empty append after the
+// ones in flight carries the commit index. Otherwise it would take itself
+// for a voter and campaign.
+func TestMembershipRemovedPausedPeerIsTold(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) {
+			cfg.EagerCommitPropagation = eager
+			cfg.MaxInflightMsgs = 1
+		})
+		require.NoError(t, r.Step(rpProp("x")))
+		x := r.raftLog.lastIndex()
+		readMessages(t, r)
+		require.NoError(t, r.Step(&pb.Message{From: 1, To: 1, Type: pb.MsgProp,
+			Entries: []*pb.Entry{mbConfEntry(t, mbV1(pb.ConfChangeRemoveNode, 3))}}))
+		removal := r.raftLog.lastIndex()
+		require.Empty(t, readMessages(t, r), "both windows are full")
+		// Both acknowledge x; the removal goes out to both, filling the
+		// windows again.
+		require.NoError(t, r.Step(rpAppResp(r, 2, x)))
+		require.NoError(t, r.Step(rpAppResp(r, 3, x)))
+		readMessages(t, r)
+		require.True(t, r.trk.Progress[3].IsPaused())
+		// Node 2's acknowledgement commits the removal; node 3 is paused and
+		// is not told.
+		require.NoError(t, r.Step(rpAppResp(r, 2, removal)))
+		require.Equal(t, removal, r.raftLog.committed)
+		require.Empty(t, rpTo(readMessages(t, r), 3, pb.MsgApp))
+
+		mbApply(t, r)
+		require.Nil(t, r.trk.Progress[3])
+		apps := rpTo(readMessages(t, r), 3, pb.MsgApp)
+		require.Len(t, apps, 1, "the removed node is told")
+		require.Equal(t, removal, apps[0].Index, "after the append in flight")
+		require.Equal(t, removal, apps[0].Commit)
+		require.Empty(t, apps[0].Entries)
+	})
 }

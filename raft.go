@@ -106,6 +106,17 @@ type raft struct {
 	// a new commit index); flushAppends sends them when the next Ready is
 	// built, so that everything stepped in between is batched.
 	bcastPending bool
+	// bcastConfCommit says the commit index passed an entry that may be a
+	// configuration change (up to pendingConfIndex): flushAppends sends it
+	// to every peer at once, even without eagerCommit. A removed node
+	// learns its removal this way before the leader drops its progress
+	// (and stops campaigning), and followers learn of promotions before
+	// they count votes.
+	bcastConfCommit bool
+	// probeNew are peers added by a configuration change since the last
+	// flushAppends: each gets an append with the next Ready, empty if need
+	// be, instead of waiting for the next heartbeat.
+	probeNew []uint64
 
 	// lead is the leader of Term as far as this node knows, or None.
 	lead uint64
@@ -228,12 +239,8 @@ func newRaft(c *Config) (*raft, error) {
 			return nil, err
 		}
 	}
-	if c.Applied > 0 {
-		if c.Applied > r.raftLog.committed {
-			return nil, fmt.Errorf("%w: Applied (%d) is beyond the persisted commit index (%d)",
-				ErrInvalidConfig, c.Applied, r.raftLog.committed)
-		}
-		r.raftLog.appliedTo(c.Applied, 0)
+	if err := r.restoreApplied(c.Applied); err != nil {
+		return nil, err
 	}
 	r.becomeFollower(r.Term, None)
 	// A node with no state promised nothing; one that restarts may have
@@ -265,6 +272,78 @@ func (r *raft) loadState(hs *pb.HardState) error {
 	r.raftLog.committed = max(hs.Commit, r.raftLog.committed)
 	r.Term = hs.Term
 	r.Vote = hs.Vote
+	return nil
+}
+
+// restoreApplied takes up where the application left off before a
+// restart: it checks Config.Applied against the persisted log and brings
+// the configuration, which Storage reports as of its snapshot, up to
+// Applied by replaying the configuration changes the application applied
+// since. Entries after Applied are handed out again, and their changes
+// applied by the application as usual.
+func (r *raft) restoreApplied(applied uint64) error {
+	snapIndex := r.raftLog.firstIndex() - 1
+	if err := r.raftLog.err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorageFailed, err)
+	}
+	last := r.raftLog.lastIndex()
+	switch {
+	case applied < snapIndex:
+		// The entries after Applied are compacted: the state machine can
+		// only catch up from the snapshot.
+		return fmt.Errorf("%w: Applied (%d) is below the index of the storage's snapshot (%d): "+
+			"restore the state machine from Storage.Snapshot() and pass the snapshot's index (or what was applied after it) as Applied",
+			ErrInvalidConfig, applied, snapIndex)
+	case applied > last:
+		return fmt.Errorf("%w: Applied (%d) is beyond the last index of the persisted log (%d): "+
+			"the storage lost entries the application applied",
+			ErrInvalidConfig, applied, last)
+	}
+	if applied > r.raftLog.committed {
+		// Entries are handed out for applying only once committed, and a
+		// commit-only hard state need not be synced: the application may
+		// have applied beyond the persisted commit index. The entries up to
+		// Applied are in the log, and committed.
+		r.logger.Info("raft took the commit index from Applied: the persisted one lagged",
+			slog.Uint64(keyCommit, r.raftLog.committed), slog.Uint64(keyApplied, applied))
+		r.raftLog.committed = applied
+	}
+	if err := r.replayConfChanges(snapIndex+1, applied+1); err != nil {
+		return err
+	}
+	if applied > snapIndex {
+		r.raftLog.appliedTo(applied, 0)
+	}
+	return nil
+}
+
+// replayConfChanges applies the configuration changes of the committed
+// entries in [lo, hi) to the configuration restored from storage. The
+// application applied them before the restart; a change that failed then
+// fails again (every step is deterministic) and is skipped, as it was.
+func (r *raft) replayConfChanges(lo, hi uint64) error {
+	err := r.raftLog.scan(lo, hi, r.raftLog.maxApplyingEntsSize, func(ents []*pb.Entry) error {
+		for _, e := range ents {
+			if e.Type != pb.EntryConfChange && e.Type != pb.EntryConfChangeV2 {
+				continue
+			}
+			cc, err := decodeConfChange(e)
+			if err != nil {
+				return fmt.Errorf("%w: the configuration change at index %d cannot be decoded: %w",
+					ErrStorageFailed, e.Index, err)
+			}
+			if cfg, prs, err := r.changer().apply(cc.AsV2()); err == nil {
+				r.switchToConfig(cfg, prs)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrStorageFailed) {
+			err = fmt.Errorf("%w: replaying configuration changes up to Applied: %w", ErrStorageFailed, err)
+		}
+		return err
+	}
 	return nil
 }
 
@@ -420,6 +499,8 @@ func (r *raft) reset(term uint64) {
 	r.pendingReadIndexMessages = nil
 	r.leaseBroken = false
 	r.bcastPending = false
+	r.bcastConfCommit = false
+	r.probeNew = r.probeNew[:0]
 }
 
 func (r *raft) resetRandomizedElectionTimeout() {
@@ -571,6 +652,8 @@ func (r *raft) fail(err error) error {
 		r.msgsAfterAppend = nil
 		r.selfAckIndex, r.selfAckTerm = 0, 0
 		r.bcastPending = false
+		r.bcastConfCommit = false
+		r.probeNew = nil
 	}
 	return r.failed
 }

@@ -511,19 +511,24 @@ func (rn *RawNode) awaitingAdvance() bool {
 }
 
 // HasReady reports whether Ready would return any work. It allocates
-// nothing.
+// nothing but the messages the next Ready carries: appends the leader owes
+// are built here, so that a Ready is never empty when HasReady said true.
 func (rn *RawNode) HasReady() bool {
 	r := rn.raft
 	if r.failed != nil || rn.awaitingAdvance() {
 		return false
 	}
+	// Owed appends may turn out to be nothing to send (a commit index
+	// alone, without eager propagation, waits for the next append or
+	// heartbeat); building them now tells.
+	r.flushAppends()
 	if r.softState() != rn.prevSoftSt || rn.hardStateChanged() {
 		return true
 	}
 	if r.raftLog.hasNextUnstableSnapshot() || r.raftLog.hasNextUnstableEnts() {
 		return true
 	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0 || r.bcastPending || len(r.readStates) != 0 {
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.selfAckIndex != 0 || len(r.readStates) != 0 {
 		return true
 	}
 	return r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries())

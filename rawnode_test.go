@@ -65,9 +65,9 @@ type rnOptions struct {
 	learners []uint64
 }
 
-// rnNewCluster bootstraps n voters 1..n with ElectionTick 10,
-// HeartbeatTick 1 and EagerCommitPropagation, and handles the bootstrap
-// Readys.
+// rnNewCluster bootstraps n voters 1..n with ElectionTick 10 and
+// HeartbeatTick 1 (and lazy commit propagation, the default), and handles
+// the bootstrap Readys.
 func rnNewCluster(t testing.TB, n int, adjust func(*Config)) *rnCluster {
 	t.Helper()
 	return rnNewClusterWith(t, n, rnOptions{adjust: adjust})
@@ -93,9 +93,7 @@ func rnNewClusterWith(t testing.TB, n int, o rnOptions) *rnCluster {
 		if o.wrap != nil {
 			st = o.wrap(id, ms)
 		}
-		// Eager commit propagation: followers commit as soon as the leader
-		// does, which most tests assume (commit_test.go covers the default).
-		cfg := &Config{ID: id, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: 1, EagerCommitPropagation: true}
+		cfg := &Config{ID: id, Storage: st, ElectionTick: 10, HeartbeatTick: 1, Seed: 1}
 		if o.adjust != nil {
 			o.adjust(cfg)
 		}
@@ -133,6 +131,7 @@ func (c *rnCluster) handleReady(id uint64) bool {
 		return false
 	}
 	rd := nd.rn.Ready()
+	require.False(c.t, readyIsEmpty(rd), "node %d: HasReady was true for an empty Ready", id)
 	if c.onReady != nil {
 		c.onReady(id, rd)
 	}
@@ -281,6 +280,15 @@ func (c *rnCluster) elect(id uint64) {
 func (c *rnCluster) propose(id uint64, data string) {
 	c.t.Helper()
 	require.NoError(c.t, c.nodes[id].rn.Propose([]byte(data)))
+}
+
+// beat makes leader id send a heartbeat round now and settles the cluster:
+// with lazy commit propagation (the default) followers learn the latest
+// commit index from it.
+func (c *rnCluster) beat(id uint64) {
+	c.t.Helper()
+	require.NoError(c.t, c.nodes[id].rn.raft.Step(&pb.Message{Type: pb.MsgBeat}))
+	c.stabilize()
 }
 
 // tick ticks node id n times, handling its Readys after each tick.

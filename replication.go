@@ -79,12 +79,19 @@ func (r *raft) owesAppend(pr *progress.Progress) bool {
 // Without eagerCommit a commit index alone waits for the next append or
 // heartbeat: under load the next proposal's append carries it, and when
 // idle a heartbeat does. An update of its own would cost each follower a
-// message, a Ready and an answer for every commit.
+// message, a Ready and an answer for every commit. The exception is a
+// commit index that passes a configuration change (bcastConfCommit): every
+// affected node must learn of it within a round trip, a removed one before
+// the leader forgets it.
 func (r *raft) flushAppends() {
 	if !r.bcastPending {
 		return
 	}
 	r.bcastPending = false
+	eager := r.eagerCommit || r.bcastConfCommit
+	probeNew := r.probeNew
+	r.bcastConfCommit = false
+	r.probeNew = r.probeNew[:0]
 	if r.state != StateLeader {
 		return
 	}
@@ -93,7 +100,8 @@ func (r *raft) flushAppends() {
 		if id == r.id {
 			return
 		}
-		if !r.maybeSendAppend(id, r.eagerCommit && pr.CanBumpCommit(commit)) {
+		sendIfEmpty := eager && pr.CanBumpCommit(commit) || slices.Contains(probeNew, id)
+		if !r.maybeSendAppend(id, sendIfEmpty) {
 			return
 		}
 		for pr.State == progress.StateReplicate && r.maybeSendAppend(id, false) {
@@ -228,12 +236,19 @@ func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 // but only to an entry of the current term (Raft §5.4.2): entries of older
 // terms are committed indirectly.
 func (r *raft) maybeCommit() bool {
+	prev := r.raftLog.committed
+	var ok bool
 	if bugs.Enabled && bugs.CommitOldTermByCounting {
 		// Injected bug, for tests only: commit whatever a quorum holds.
 		idx := r.trk.Committed()
-		return r.raftLog.maybeCommit(entryID{term: r.raftLog.zeroTermOnOutOfBounds(r.raftLog.term(idx)), index: idx})
+		ok = r.raftLog.maybeCommit(entryID{term: r.raftLog.zeroTermOnOutOfBounds(r.raftLog.term(idx)), index: idx})
+	} else {
+		ok = r.raftLog.maybeCommit(entryID{term: r.Term, index: r.trk.Committed()})
 	}
-	return r.raftLog.maybeCommit(entryID{term: r.Term, index: r.trk.Committed()})
+	if ok && prev < r.pendingConfIndex && r.pendingConfIndex <= r.raftLog.committed {
+		r.bcastConfCommit = true
+	}
+	return ok
 }
 
 func leaderBeat(r *raft, _ *pb.Message) error {
@@ -480,7 +495,11 @@ func leaderHeartbeatResp(r *raft, m *pb.Message) error {
 	// The follower may have lost appends (or their answers): an append
 	// now, even an empty one, tells where it stands. Heartbeats are
 	// periodic, so this does not need batching.
-	if pr.Match < r.raftLog.lastIndex() || pr.CanBumpCommit(r.raftLog.committed) {
+	// A caught-up follower left probing (after ReportUnreachable, a
+	// rejection, a new leadership) gets one too: its acknowledgement moves
+	// it back to Replicate, so the next entries are pipelined instead of
+	// going out as a lone probe.
+	if pr.Match < r.raftLog.lastIndex() || pr.CanBumpCommit(r.raftLog.committed) || pr.State == progress.StateProbe {
 		r.sendAppend(m.From)
 	}
 	r.handleReadHeartbeatResp(m)

@@ -236,7 +236,7 @@ func TestSec53LeaderCountsOwnCopyOnlyWhenPersisted(t *testing.T) {
 // that the other servers eventually find out." Without it followers never
 // apply anything.
 func TestSec53LeaderSendsCommitIndexToFollowers(t *testing.T) {
-	r := rpStableLeader(t, 3, nil)
+	r := rpStableLeader(t, 3, eagerCommit)
 	require.NoError(t, r.Step(rpProp("x")))
 	readMessages(t, r)
 	require.NoError(t, r.Step(rpAppResp(r, 2, 2)))
@@ -252,11 +252,13 @@ func TestSec53LeaderSendsCommitIndexToFollowers(t *testing.T) {
 		require.Empty(t, apps[0].Entries)
 	}
 
-	// End to end: every follower learns the commit index.
+	// End to end, by default (lazy propagation): every follower learns the
+	// commit index, at the latest with the next heartbeat.
 	nw := newNetwork(t, nil, nil, nil)
 	nw.hup(1)
 	nw.propose(1, "a")
 	nw.propose(1, "b")
+	mbBeat(nw, 1)
 	for id, p := range nw.peers {
 		require.Equal(t, uint64(3), p.raftLog.committed, "node %d", id)
 	}
@@ -586,7 +588,7 @@ func TestHeartbeatRespRestartsProbingFollower(t *testing.T) {
 // follower would apply the last entries only at the next heartbeat round.
 // Once the follower has been told, no further empty appends are sent.
 func TestHeartbeatCommitOnlyAppendToLaggingFollower(t *testing.T) {
-	r, _ := rpNewLeader(t, 3, nil, nil)
+	r, _ := rpNewLeader(t, 3, nil, eagerCommit)
 	// Follower 2 acknowledges the first entry, committing it; follower 3 is
 	// still paused on its probe and hears nothing.
 	require.NoError(t, r.Step(rpAppResp(r, 2, 1)))
@@ -625,6 +627,7 @@ func TestProposalForwardedToLeader(t *testing.T) {
 	require.Equal(t, []byte("fwd"), msgs[0].Entries[0].Data)
 
 	nw.send(msgs...)
+	mbBeat(nw, 1) // the followers learn the commit index
 	for id, p := range nw.peers {
 		ents := logEntries(t, p)
 		require.Len(t, ents, 2, "node %d", id)
@@ -796,4 +799,27 @@ func TestInvalidAppRespFromUnknownPeer(t *testing.T) {
 	require.Nil(t, r.trk.Progress[9])
 	require.Equal(t, StateLeader, r.state)
 	require.Empty(t, readMessages(t, r))
+}
+
+// A caught-up follower left in StateProbe (after ReportUnreachable) gets an
+// append in answer to its heartbeat answer, even with nothing to send, and
+// its acknowledgement moves it back to StateReplicate: the next entries are
+// pipelined instead of going out as a lone probe.
+func TestHeartbeatRespMovesCaughtUpProbeToReplicate(t *testing.T) {
+	bothCommitModes(t, func(t *testing.T, eager bool) {
+		r := rpStableLeader(t, 3, func(cfg *Config) { cfg.EagerCommitPropagation = eager })
+		require.NoError(t, r.Step(&pb.Message{Type: pb.MsgBeat}))
+		readMessages(t, r) // the heartbeats carry the commit index
+		pr := r.trk.Progress[2]
+		require.NoError(t, r.Step(&pb.Message{From: 2, To: 1, Type: pb.MsgUnreachable}))
+		require.Equal(t, progress.StateProbe, pr.State)
+		require.Equal(t, r.raftLog.lastIndex(), pr.Match, "caught up")
+
+		require.NoError(t, r.Step(&pb.Message{From: 2, To: 1, Term: r.Term, Type: pb.MsgHeartbeatResp}))
+		apps := rpTo(readMessages(t, r), 2, pb.MsgApp)
+		require.Len(t, apps, 1)
+		require.Empty(t, apps[0].Entries)
+		require.NoError(t, r.Step(rpAppResp(r, 2, apps[0].Index)))
+		require.Equal(t, progress.StateReplicate, pr.State)
+	})
 }

@@ -124,7 +124,7 @@ func TestSec54Figure8(t *testing.T) {
 		// The replica count says 2, the commit index says 1.
 		require.Equal(t, uint64(2), s1.trk.Committed())
 		for id, p := range nw.peers {
-			require.Equal(t, uint64(1), p.raftLog.committed, "node %d", id)
+			require.LessOrEqual(t, p.raftLog.committed, uint64(1), "node %d", id)
 		}
 		// Heartbeats change nothing while no term-3 entry is replicated.
 		nw.send(&pb.Message{From: 1, To: 1, Type: pb.MsgBeat})
@@ -138,6 +138,7 @@ func TestSec54Figure8(t *testing.T) {
 		nw.isolate(1) // S1 crashes before replicating 3/3
 		rpRestart(t, nw, 5)
 		require.True(t, rpHupUntilLeader(nw, 5, 5))
+		mbBeat(nw, 5) // the followers learn the commit index
 		for _, id := range []uint64{2, 3, 4, 5} {
 			require.Equal(t, uint64(2), rpTermAt(nw.peers[id], 2), "node %d", id)
 			require.Equal(t, nw.peers[5].raftLog.committed, nw.peers[id].raftLog.committed)
@@ -155,6 +156,7 @@ func TestSec54Figure8(t *testing.T) {
 		s1 := nw.peers[1]
 		nw.send(&pb.Message{From: 1, To: 1, Type: pb.MsgBeat})
 		require.Equal(t, uint64(3), s1.raftLog.committed)
+		mbBeat(nw, 1) // the followers learn the commit index
 		for _, id := range []uint64{2, 3, 4} {
 			p := nw.peers[id]
 			require.Equal(t, "[1/1 2/1 3/3]", describeLog(logEntries(t, p)), "node %d", id)

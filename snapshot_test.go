@@ -433,7 +433,7 @@ func TestSnapshotRestartFromStorage(t *testing.T) {
 		wantApplied uint64
 		next        []uint64
 	}{
-		{0, 10, []uint64{11, 12}},
+		{10, 10, []uint64{11, 12}},
 		{11, 11, []uint64{12}},
 		{12, 12, nil},
 	} {
@@ -463,9 +463,16 @@ func TestSnapshotRestartFromStorage(t *testing.T) {
 	}
 
 	c := testConfig(2, 10, 1, mk())
-	c.Applied = 13
+	c.Applied = 14
 	_, err := NewRawNode(c)
-	require.ErrorIs(t, err, ErrInvalidConfig, "applied beyond the commit index")
+	require.ErrorIs(t, err, ErrInvalidConfig, "applied beyond the log")
+
+	// The application says it applied nothing, but the entries up to the
+	// snapshot are compacted: it must restore the snapshot first.
+	c = testConfig(2, 10, 1, mk())
+	c.Applied = 0
+	_, err = NewRawNode(c)
+	require.ErrorIs(t, err, ErrInvalidConfig, "applied below the snapshot")
 }
 
 // A snapshot taken before a peer joined does not name it, and the peer

@@ -38,7 +38,10 @@ var ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporaril
 // ErrSnapshotTemporarilyUnavailable is treated as a storage failure: the node
 // stops taking part in the cluster and reports the error.
 type Storage interface {
-	// InitialState returns the persisted HardState and ConfState.
+	// InitialState returns the persisted HardState and the ConfState of the
+	// latest snapshot (empty when there is none). The node replays the
+	// configuration changes applied since from the log, so a later
+	// configuration must not be reported here.
 	InitialState() (*pb.HardState, *pb.ConfState, error)
 	// Entries returns the entries in [lo, hi): the longest prefix of the
 	// range whose encoded size (proto.Size summed over the entries) is at

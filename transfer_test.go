@@ -51,7 +51,10 @@ func TestTransferLeaderToUpToDateFollower(t *testing.T) {
 			require.NoError(t, c.node(1).rn.TransferLeader(2))
 			require.Equal(t, uint64(2), c.node(1).rn.BasicStatus().LeadTransferee)
 			c.process()
-			require.Equal(t, []string{"1->2 MsgTimeoutNow Term:2"}, msgSummary(c.queue))
+			// The transferee is told the commit index first (lazy
+			// propagation has not sent it yet), so that it can apply
+			// what it needs to campaign.
+			require.Equal(t, []string{"1->2 MsgApp Term:2 Log:2/4 Commit:4", "1->2 MsgTimeoutNow Term:2"}, msgSummary(c.queue))
 
 			c.stabilize()
 			rnRequireLeader(t, c, 2)
@@ -59,6 +62,7 @@ func TestTransferLeaderToUpToDateFollower(t *testing.T) {
 			require.Equal(t, uint64(0), c.node(1).rn.BasicStatus().LeadTransferee)
 			c.propose(2, "after")
 			c.stabilize()
+			c.beat(2)
 			require.Equal(t, []string{"after"}, c.node(3).applied)
 		})
 	}
@@ -129,6 +133,7 @@ func TestTransferLeaderDropsProposalsThenTimesOut(t *testing.T) {
 	require.Equal(t, StateLeader, c.node(1).rn.BasicStatus().RaftState)
 	c.propose(1, "y")
 	c.stabilize()
+	c.beat(1)
 	require.Equal(t, []string{"a", "b", "y"}, c.node(2).applied)
 }
 
@@ -176,6 +181,7 @@ func TestTransferLeaderToNonVoter(t *testing.T) {
 	require.Empty(t, c.queued(pb.MsgTimeoutNow))
 	c.propose(1, "ok")
 	c.stabilize()
+	c.beat(1)
 	require.Equal(t, []string{"ok"}, c.node(4).applied)
 }
 

@@ -66,10 +66,11 @@ in turn, and most act on every node when given none. Options are key=value.
 	    max-committed-size-per-ready=N, max-uncommitted-size=N,
 	    step-down-on-removal, disable-conf-change-validation,
 	    disable-proposal-forwarding, seed=N, election-tick=N,
-	    heartbeat-tick=N. A bare flag means true. Unlike Config, the
-	    harness sends commit indexes eagerly (EagerCommitPropagation), so
-	    that scenarios show followers committing as soon as the leader
-	    does; lazy-commit gives the library's default.
+	    heartbeat-tick=N, eager-commit (EagerCommitPropagation). A bare
+	    flag means true. Like Config, the harness defaults to lazy commit
+	    propagation: a follower learns a new commit index with the next
+	    append or heartbeat. Scenarios about eager propagation say
+	    eager-commit.
 	campaign 1                        RawNode.Campaign
 	propose 1 foo [bar...]            one proposal per datum
 	propose-conf-change 1 [v1] [transition=auto|implicit|explicit]

@@ -27,9 +27,9 @@ func (env *InteractionEnv) handleAddNodes(t *testing.T, d *datadriven.TestData) 
 		"async-storage-writes", "max-inflight-msgs", "max-inflight-bytes", "max-size-per-msg",
 		"max-committed-size-per-ready", "max-uncommitted-size", "step-down-on-removal",
 		"disable-conf-change-validation", "disable-proposal-forwarding", "seed", "election-tick",
-		"heartbeat-tick", "lazy-commit")
+		"heartbeat-tick", "eager-commit")
 	pos := positional(d, "bootstrap", "prevote", "checkquorum", "async-storage-writes", "step-down-on-removal",
-		"disable-conf-change-validation", "disable-proposal-forwarding", "lazy-commit")
+		"disable-conf-change-validation", "disable-proposal-forwarding", "eager-commit")
 	if len(pos) != 1 {
 		d.Fatalf(t, "add-nodes takes the number of nodes, then options")
 	}
@@ -58,7 +58,7 @@ func (env *InteractionEnv) handleAddNodes(t *testing.T, d *datadriven.TestData) 
 		DisableProposalForwarding:   boolArg(t, d, "disable-proposal-forwarding"),
 		ElectionTick:                int(uintArg(t, d, "election-tick", 0)),
 		HeartbeatTick:               int(uintArg(t, d, "heartbeat-tick", 0)),
-		EagerCommitPropagation:      !boolArg(t, d, "lazy-commit"),
+		EagerCommitPropagation:      boolArg(t, d, "eager-commit"),
 	}
 	if d.HasArg("read-only") {
 		var mode string

@@ -42,6 +42,10 @@ func (env *InteractionEnv) ProcessReady(id uint64) error {
 		return nil
 	}
 	rd := nd.Ready()
+	if readyIsEmpty(rd) {
+		// The library promises HasReady is true only when there is work.
+		return fmt.Errorf("node %d: HasReady was true for an empty Ready", id)
+	}
 	sync := ""
 	if rd.MustSync {
 		sync = " (MustSync)"
@@ -71,6 +75,12 @@ func (env *InteractionEnv) ProcessReady(id uint64) error {
 		env.printf("  Advance: error: %v\n", err)
 	}
 	return nil
+}
+
+// readyIsEmpty reports whether a Ready holds no work at all.
+func readyIsEmpty(rd raft.Ready) bool {
+	return rd.SoftState == nil && rd.HardState == nil && len(rd.ReadStates) == 0 && len(rd.Entries) == 0 &&
+		rd.Snapshot == nil && len(rd.CommittedEntries) == 0 && len(rd.Messages) == 0
 }
 
 // persist writes to a node's storage, in the order the contract requires:

@@ -28,6 +28,9 @@ type applyState struct {
 	sweptTerm uint64
 	confState *pb.ConfState
 	lastSnap  uint64
+	// bytesSinceSnap counts the entry bytes applied since the last
+	// snapshot (for Config.SnapshotBytes).
+	bytesSinceSnap int64
 	// confChanged is set when a configuration change was applied since the
 	// last snapshot: raft sends a new member only a snapshot that lists it,
 	// so one is taken at once (when snapshots are on).
@@ -60,7 +63,9 @@ func (r *Replica) runApply() {
 				}
 			}
 			if err != nil {
-				r.fail(err)
+				if !errors.Is(err, ErrStopped) { // (a configuration change met Stop)
+					r.fail(err)
+				}
 				return
 			}
 		}
@@ -87,6 +92,7 @@ func (r *Replica) applyEntries(ents []*pb.Entry) error {
 			continue // covered by a snapshot installed meanwhile
 		}
 		n++
+		a.bytesSinceSnap += int64(len(e.Data))
 		switch e.Type {
 		case pb.EntryNormal:
 			if len(e.Data) > 0 {
@@ -136,17 +142,25 @@ func (r *Replica) flush() error {
 		return fmt.Errorf("replica: the state machine failed applying entries %d-%d: %w",
 			a.cmds[0].Index, a.cmds[len(a.cmds)-1].Index, err)
 	}
-	now := time.Now()
+	var now time.Time
+	applied := uint64(0)
 	for i, seq := range a.seqs {
 		if seq == 0 {
 			continue
 		}
 		if pr := r.pending.take(seq); pr != nil {
-			r.stats.proposalNanos.Add(uint64(now.Sub(pr.start)))
-			r.stats.proposalsApplied.Add(1)
+			if !pr.start.IsZero() {
+				if now.IsZero() {
+					now = time.Now()
+				}
+				r.stats.proposalNanos.Add(uint64(now.Sub(pr.start)))
+				r.stats.proposalsTimed.Add(1)
+			}
+			applied++
 			pr.complete(results[i], nil)
 		}
 	}
+	r.stats.proposalsApplied.Add(applied)
 	clear(a.cmds)
 	clear(results)
 	a.cmds, a.seqs = a.cmds[:0], a.seqs[:0]
@@ -244,7 +258,8 @@ func (r *Replica) install(snap *pb.Snapshot) error {
 func (r *Replica) maybeSnapshot() {
 	a := &r.apply
 	every := r.cfg.SnapshotEntries
-	due := a.appliedIndex >= a.lastSnap+uint64(every) || a.confChanged
+	due := a.appliedIndex >= a.lastSnap+uint64(every) || a.confChanged ||
+		(r.cfg.SnapshotBytes > 0 && a.bytesSinceSnap >= r.cfg.SnapshotBytes)
 	if every < 0 || !due || a.snapshotting.Load() {
 		return
 	}
@@ -276,7 +291,7 @@ func (r *Replica) snapshotNow() error {
 		cs:   proto.Clone(a.confState).(*pb.ConfState),
 		desc: encodeDescriptor(r.members.snapshot()),
 	}
-	a.lastSnap = a.appliedIndex
+	a.lastSnap, a.bytesSinceSnap = a.appliedIndex, 0
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

@@ -33,7 +33,8 @@ const (
 
 // ForwardFunc sends a command to the leader (for instance over the
 // application's RPC) and returns the leader's result or error, which
-// Propose returns to its caller unchanged.
+// Propose returns to its caller unchanged. The leader's side serves it with
+// ProposeLocal, which never forwards again.
 type ForwardFunc func(ctx context.Context, leader Member, cmd []byte) (any, error)
 
 // Config configures a replica. Zero fields get the defaults named.
@@ -46,6 +47,11 @@ type Config struct {
 	// existing cluster (an empty store: the node waits until a member adds
 	// it with AddLearner and the leader sends it the log).
 	Bootstrap []Member
+	// Join is for a node that starts empty to join an existing cluster:
+	// the addresses of (some of) its members, so this node can answer the
+	// leader before it learned the configuration from the log. The
+	// replicated configuration's addresses replace them once it arrives.
+	Join []Member
 
 	// TickInterval is the raft clock's period (default 100ms).
 	TickInterval time.Duration
@@ -66,6 +72,9 @@ type Config struct {
 	// SnapshotEntries is how many applied entries pass between two
 	// snapshots (default 10000; negative: never snapshot).
 	SnapshotEntries int64
+	// SnapshotBytes, when positive, also takes a snapshot once this many
+	// bytes of entries were applied since the last one.
+	SnapshotBytes int64
 	// CompactionTail is how many entries before a snapshot's index stay in
 	// the log for followers that lag a little (default 5000).
 	CompactionTail uint64
@@ -148,6 +157,9 @@ func (c *Config) validate() error {
 	}
 	if len(c.Bootstrap) > 0 && !seen[c.ID] {
 		return bad("Bootstrap does not list this node (%d)", c.ID)
+	}
+	if len(c.Bootstrap) > 0 && len(c.Join) > 0 {
+		return bad("a node either founds a cluster (Bootstrap) or joins one (Join)")
 	}
 	return nil
 }

@@ -13,8 +13,9 @@ and the membership methods.
 
 A founding member starts with Config.Bootstrap, the same list on every
 founder; members carry the addresses the transport reaches them at. A node
-that joins an existing cluster starts with an empty log store and no
-Bootstrap, and waits: a member calls AddLearner (or ChangeMembership) with
+that joins an existing cluster starts with an empty log store, no
+Bootstrap and, in Config.Join, the addresses of some members (so it can
+answer the leader before it knows the configuration), and waits: a member calls AddLearner (or ChangeMembership) with
 its ID and address, and the leader sends it the log or a snapshot. Its
 peers' addresses come with it, from the configuration changes in the log
 (their context holds the addresses) and from the snapshot. A node that
@@ -67,7 +68,8 @@ configuration changes are applied.
 
 # Snapshots
 
-Every Config.SnapshotEntries applied entries, and after every configuration
+Every Config.SnapshotEntries applied entries (or Config.SnapshotBytes applied
+bytes), and after every configuration
 change (a new member can only be sent a snapshot that lists it), the apply
 goroutine takes a point-in-time view of the state machine (Snapshot) and a
 writer goroutine streams it into the SnapshotStore (MemorySnapshots, or
@@ -84,6 +86,13 @@ unknown write outcome. Err reports the cause and Done is closed; calls
 return ErrStopped. Stop(ctx) stops cleanly: new proposals are refused,
 those in flight get their outcome (until ctx ends), then the goroutines
 end and the transport closes.
+
+# Testing
+
+The raft clock ticks from Config.Clock: a ManualClock ticks only when the test
+calls Tick, so elections and timeouts happen when the test says. With the
+in-memory transport (transport.NewMemNetwork, with its fault injection) and
+MemoryStorage, a whole cluster runs in one test process.
 
 # Observability
 

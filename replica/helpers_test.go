@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,7 +277,7 @@ func (c *cluster) leader(ids ...uint64) *testNode {
 	c.t.Helper()
 	if len(ids) == 0 {
 		for id, n := range c.nodes {
-			if n.r != nil {
+			if n.r != nil && !stopped(n.r) {
 				ids = append(ids, id)
 			}
 		}
@@ -315,8 +317,20 @@ func (c *cluster) follower(lead uint64) *testNode {
 	return nil
 }
 
+func stopped(r *Replica) bool {
+	select {
+	case <-r.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // propose proposes key on the leader until it is acknowledged (retrying
-// across leader changes) and returns the result.
+// across leader changes) and returns the result, "<key>@<index>". After a
+// failure whose outcome is unknown (the command may have been applied) it
+// retries with a new key, key', so that nothing is applied twice: the
+// result names the key that was acknowledged.
 func (c *cluster) propose(ctx context.Context, key string) string {
 	c.t.Helper()
 	for {
@@ -328,8 +342,15 @@ func (c *cluster) propose(ctx context.Context, key string) string {
 		if ctx.Err() != nil {
 			c.t.Fatalf("propose %q: %v", key, err)
 		}
+		var nl *NotLeaderError
+		if !errors.As(err, &nl) && !errors.Is(err, ErrProposalLost) && !errors.Is(err, ErrProposalDropped) {
+			key += "'"
+		}
 	}
 }
+
+// keyOf returns the key a result of propose names.
+func keyOf(res string) string { return res[:strings.LastIndexByte(res, '@')] }
 
 // waitApplied waits until every live replica applied index.
 func (c *cluster) waitApplied(ctx context.Context, index uint64) {

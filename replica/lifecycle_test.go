@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	raft "github.com/tickraft/raft"
+	"github.com/tickraft/raft/vfs/faultfs"
 )
 
 // failingStore fails every Save once armed, and counts the Saves tried
@@ -183,4 +184,40 @@ func TestStartValidates(t *testing.T) {
 		t.Errorf("Start without a store: %v", err)
 	}
 	_ = context.Background()
+}
+
+// An fsync that fails in the wal (faultfs drops what it should have
+// flushed, as Linux does) stops the replica; after a crash and restart on
+// what is really on disk, with writes going on meanwhile, no acknowledged
+// write is missing.
+func TestFsyncFailureOnWAL(t *testing.T) {
+	c := newClusterOpts(t, 3, true, nil)
+	ctx := ctxT(t)
+	var acked []string
+	for i := range 10 {
+		acked = append(acked, keyOf(c.propose(ctx, fmt.Sprintf("a%d", i))))
+	}
+	l := c.leader()
+	l.fs.FailSync(1)
+	for i := 0; !stopped(l.r); i++ {
+		acked = append(acked, keyOf(c.propose(ctx, fmt.Sprintf("b%d", i))))
+	}
+	if err := l.r.Err(); !errors.Is(err, faultfs.ErrInjected) {
+		t.Fatalf("Err() = %v, want the injected fsync failure", err)
+	}
+	c.crash(l)
+	l.sm = newSetSM()
+	c.start(l.id, nil, l)
+	for i := range 10 {
+		acked = append(acked, keyOf(c.propose(ctx, fmt.Sprintf("c%d", i))))
+	}
+	res := c.propose(ctx, "last")
+	c.waitApplied(ctx, indexOf(res))
+	for _, n := range c.nodes {
+		for _, k := range acked {
+			if !n.sm.has(k) {
+				t.Fatalf("node %d lost acknowledged write %s", n.id, k)
+			}
+		}
+	}
 }

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -182,12 +183,7 @@ func (r *Replica) awaitChange(ctx context.Context, pr *proposal, added []Member)
 	if r.stopping.Load() {
 		return nil, r.stopErr()
 	}
-	r.pending.mu.Lock()
-	r.pending.seq++
-	pr.seq = r.pending.seq
-	pr.cc.Context = encodeContext(r.epoch, pr.seq, added)
-	r.pending.m[pr.seq] = pr
-	r.pending.mu.Unlock()
+	r.pending.add(pr, func(pr *proposal) { pr.cc.Context = encodeContext(r.epoch, pr.seq, added) })
 	r.props.push(pr)
 	select {
 	case <-pr.done:
@@ -302,7 +298,17 @@ func (r *Replica) TransferLeadership(ctx context.Context, to uint64) error {
 		return cerr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrTransferFailed, err)
 	}
-	return r.WaitFor(ctx, func(m Metrics) bool { return m.Leader == to })
+	err = r.WaitFor(ctx, func(m Metrics) bool {
+		return m.Leader == to || (m.Leader == r.id && m.LeadTransferee == 0)
+	})
+	if err == nil && r.Leader().ID != to {
+		return ErrTransferFailed
+	}
+	return err
 }
+
+// ErrTransferFailed means the leader gave up a leadership transfer (the
+// target did not catch up and campaign within an election timeout).
+var ErrTransferFailed = errors.New("replica: leadership transfer did not complete")

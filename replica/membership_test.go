@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -140,6 +141,22 @@ func TestSnapshotCatchUp(t *testing.T) {
 	}
 }
 
+// Config.SnapshotBytes takes snapshots by applied bytes.
+func TestSnapshotByBytes(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotEntries, cfg.SnapshotBytes = 1_000_000, 2000 })
+	ctx := ctxT(t)
+	big := strings.Repeat("x", 200)
+	for i := range 30 {
+		c.propose(ctx, fmt.Sprintf("%s%d", big, i))
+	}
+	l := c.leader()
+	// 30 entries of over 200 bytes: at least two snapshots beyond the one
+	// taken after the bootstrap configuration.
+	if err := l.r.WaitFor(ctx, func(m Metrics) bool { return m.SnapshotsTaken >= 3 }); err != nil {
+		t.Fatalf("snapshots taken: %d", l.r.Metrics().SnapshotsTaken)
+	}
+}
+
 func TestTransferLeadership(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	ctx := ctxT(t)
@@ -151,8 +168,50 @@ func TestTransferLeadership(t *testing.T) {
 	if got := c.leader(); got.id != to.id {
 		t.Fatalf("leader %d after transfer to %d", got.id, to.id)
 	}
+	// A transfer raft refuses (no such member) fails at once.
+	if err := to.r.TransferLeadership(ctx, 9); !errors.Is(err, ErrTransferFailed) {
+		t.Fatalf("transfer to a non-member: %v", err)
+	}
 	var nl *NotLeaderError
 	if err := l.r.TransferLeadership(ctx, l.id); !errors.As(err, &nl) {
 		t.Fatalf("transfer on a follower: %v", err)
 	}
+}
+
+// A replica with a durable state machine restarts past configuration
+// changes it applied before the crash (they are in its log, not in a
+// snapshot, and are not handed out again): it still knows the members and
+// their addresses.
+func TestRestartPastConfChangesWithDurableStateMachine(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.SnapshotEntries = -1 })
+	for _, n := range c.nodes {
+		n.sm.durable = true
+	}
+	ctx := ctxT(t)
+	writeKeys(t, c, ctx, "a", 5)
+	c.start(4, nil, nil).sm.durable = true
+	l := c.leader(1, 2, 3)
+	if err := l.r.ChangeMembership(ctx, members(1, 2, 3, 4)...); err != nil {
+		t.Fatal(err)
+	}
+	last := writeKeys(t, c, ctx, "b", 5)
+	c.waitApplied(ctx, last)
+	f := c.follower(l.id)
+	if f.id == 4 {
+		f = c.follower(4)
+	}
+	c.crash(f)
+	c.start(f.id, nil, f)
+	m, err := f.r.Membership(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := voterIDs(m); !slices.Equal(got, []uint64{1, 2, 3, 4}) {
+		t.Fatalf("after restart node %d has voters %v", f.id, got)
+	}
+	if got := f.r.members.addr(4); got != addr(4) {
+		t.Fatalf("after restart node %d knows node 4 at %q", f.id, got)
+	}
+	last = writeKeys(t, c, ctx, "c", 5)
+	c.waitApplied(ctx, last)
 }

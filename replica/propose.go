@@ -29,45 +29,88 @@ type proposal struct {
 	done chan struct{} // one token when completed
 }
 
+// latencySampling is how many proposals there are per timed one.
+const latencySampling = 16
+
 var proposalPool = sync.Pool{New: func() any { return &proposal{done: make(chan struct{}, 1)} }}
 
 // pendingMap holds the proposals made on this replica that have not
-// completed, by sequence number.
+// completed, by sequence number, in shards so that hundreds of proposers
+// and the apply goroutine rarely wait for one another.
 type pendingMap struct {
-	mu  sync.Mutex
-	seq uint64
-	m   map[uint64]*proposal
+	seq    atomic.Uint64
+	shards [pendingShards]pendingShard
 }
 
-func (p *pendingMap) add(pr *proposal) {
-	p.mu.Lock()
-	p.seq++
-	pr.seq = p.seq
-	p.m[pr.seq] = pr
-	p.mu.Unlock()
+const pendingShards = 16
+
+type pendingShard struct {
+	mu sync.Mutex
+	m  map[uint64]*proposal
+	_  [40]byte // keeps shards on separate cache lines
+}
+
+func (p *pendingMap) init() {
+	for i := range p.shards {
+		p.shards[i].m = map[uint64]*proposal{}
+	}
+}
+
+func (p *pendingMap) shard(seq uint64) *pendingShard { return &p.shards[seq%pendingShards] }
+
+// add gives pr its sequence number and registers it; prepare, when set,
+// runs before pr becomes visible (to encode the number into pr).
+func (p *pendingMap) add(pr *proposal, prepare func(*proposal)) {
+	pr.seq = p.seq.Add(1)
+	if prepare != nil {
+		prepare(pr)
+	}
+	sh := p.shard(pr.seq)
+	sh.mu.Lock()
+	sh.m[pr.seq] = pr
+	sh.mu.Unlock()
 }
 
 func (p *pendingMap) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m)
+	n := 0
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // take removes and returns the proposal seq, if still pending.
 func (p *pendingMap) take(seq uint64) *proposal {
-	p.mu.Lock()
-	pr := p.m[seq]
-	delete(p.m, seq)
-	p.mu.Unlock()
+	sh := p.shard(seq)
+	sh.mu.Lock()
+	pr := sh.m[seq]
+	delete(sh.m, seq)
+	sh.mu.Unlock()
 	return pr
 }
 
+// removeIf removes and returns the proposals for which drop is true.
+func (p *pendingMap) removeIf(drop func(*proposal) bool) []*proposal {
+	var out []*proposal
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		for seq, pr := range sh.m {
+			if drop(pr) {
+				out = append(out, pr)
+				delete(sh.m, seq)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
 func (p *pendingMap) failAll(err error) {
-	p.mu.Lock()
-	m := p.m
-	p.m = map[uint64]*proposal{}
-	p.mu.Unlock()
-	for _, pr := range m {
+	for _, pr := range p.removeIf(func(*proposal) bool { return true }) {
 		pr.complete(nil, err)
 	}
 }
@@ -77,15 +120,10 @@ func (p *pendingMap) failAll(err error) {
 // (a log holding an entry of a later term holds none of an earlier term
 // after it).
 func (p *pendingMap) failOlderThan(term uint64) int {
-	var lost []*proposal
-	p.mu.Lock()
-	for seq, pr := range p.m {
-		if t := pr.term.Load(); t != 0 && t < term {
-			lost = append(lost, pr)
-			delete(p.m, seq)
-		}
-	}
-	p.mu.Unlock()
+	lost := p.removeIf(func(pr *proposal) bool {
+		t := pr.term.Load()
+		return t != 0 && t < term
+	})
 	for _, pr := range lost {
 		pr.complete(nil, ErrProposalLost)
 	}
@@ -93,7 +131,7 @@ func (p *pendingMap) failOlderThan(term uint64) int {
 }
 
 func (pr *proposal) reset() {
-	pr.seq, pr.data, pr.cc, pr.res, pr.err = 0, nil, nil, nil, nil
+	pr.seq, pr.data, pr.cc, pr.res, pr.err, pr.start = 0, nil, nil, nil, nil, time.Time{}
 	pr.term.Store(0)
 }
 
@@ -111,8 +149,23 @@ func (pr *proposal) complete(res any, err error) {
 // stops. If ctx ends first it returns ctx.Err() and the command may still
 // be applied.
 func (r *Replica) Propose(ctx context.Context, cmd []byte) (any, error) {
+	return r.propose(ctx, cmd, r.cfg.Forward != nil)
+}
+
+// ProposeLocal is Propose without forwarding: on a follower it returns a
+// *NotLeaderError. A leader serving commands forwarded by its followers
+// (Config.Forward) uses it, so that two replicas with stale views of the
+// leadership cannot pass a command back and forth.
+func (r *Replica) ProposeLocal(ctx context.Context, cmd []byte) (any, error) {
+	return r.propose(ctx, cmd, false)
+}
+
+func (r *Replica) propose(ctx context.Context, cmd []byte, forward bool) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing proposed
+	}
 	if !r.IsLeader() {
-		return r.notLeader(ctx, cmd)
+		return r.notLeader(ctx, cmd, forward)
 	}
 	pr := proposalPool.Get().(*proposal)
 	data := make([]byte, headerSize+len(cmd))
@@ -120,11 +173,24 @@ func (r *Replica) Propose(ctx context.Context, cmd []byte) (any, error) {
 	pr.data = data
 	res, err := r.await(ctx, pr)
 	var nl *NotLeaderError
-	if errors.As(err, &nl) && r.cfg.Forward != nil && nl.LeaderID != 0 {
+	if errors.As(err, &nl) && forward && nl.LeaderID != 0 {
 		// Leadership moved between the check above and the raft loop.
 		return r.cfg.Forward(ctx, Member{ID: nl.LeaderID, Addr: nl.LeaderAddr}, cmd)
 	}
 	return res, err
+}
+
+// prepare writes pr's sequence number into its entry before pr is
+// registered.
+func (r *Replica) prepare(pr *proposal) {
+	if pr.seq%latencySampling == 0 {
+		// Reading the clock costs as much as a good part of a put: time
+		// one proposal in latencySampling.
+		pr.start = time.Now()
+	}
+	if pr.cc == nil {
+		putHeader(pr.data, r.epoch, pr.seq)
+	}
 }
 
 // await registers pr, hands it to the raft loop and waits for its outcome.
@@ -133,40 +199,56 @@ func (r *Replica) await(ctx context.Context, pr *proposal) (any, error) {
 		proposalPool.Put(pr)
 		return nil, r.stopErr()
 	}
-	pr.start = time.Now()
-	r.pending.add(pr)
-	if pr.cc == nil {
-		putHeader(pr.data, r.epoch, pr.seq)
+	r.pending.add(pr, r.prepare)
+	// halt fails every proposal pending when the replica stops; one
+	// registered after that sees stopc closed here.
+	select {
+	case <-r.stopc:
+		if r.pending.take(pr.seq) != nil {
+			return nil, r.stopErr()
+		}
+		return r.outcome(pr)
+	default:
 	}
 	r.props.push(pr)
+	done := ctx.Done()
+	if done == nil {
+		// No deadline: a plain receive, cheaper than a select.
+		return r.outcome(pr)
+	}
 	select {
 	case <-pr.done:
-		res, err := pr.res, pr.err
-		pr.reset()
-		proposalPool.Put(pr)
-		return res, err
-	case <-ctx.Done():
+		return r.result(pr)
+	case <-done:
 		if r.pending.take(pr.seq) == nil {
-			// Completed meanwhile: take the outcome.
-			<-pr.done
-			res, err := pr.res, pr.err
-			pr.reset()
-			proposalPool.Put(pr)
-			return res, err
+			return r.outcome(pr) // completed meanwhile
 		}
 		return nil, ctx.Err() // pr is dropped, not reused: nothing refers to it
-	case <-r.stopc:
-		if r.pending.take(pr.seq) == nil {
-			<-pr.done
-			return pr.res, pr.err
-		}
-		return nil, r.stopErr()
 	}
 }
 
-func (r *Replica) notLeader(ctx context.Context, cmd []byte) (any, error) {
+// outcome waits for pr to complete and returns its result.
+func (r *Replica) outcome(pr *proposal) (any, error) {
+	<-pr.done
+	return r.result(pr)
+}
+
+// result returns the outcome of a completed pr and recycles it, unless
+// the replica's stop failed it: then the raft loop may not have taken it
+// from its queue yet, and pr is left to the garbage collector.
+func (r *Replica) result(pr *proposal) (any, error) {
+	res, err := pr.res, pr.err
+	if err != nil && errors.Is(err, ErrStopped) {
+		return res, err
+	}
+	pr.reset()
+	proposalPool.Put(pr)
+	return res, err
+}
+
+func (r *Replica) notLeader(ctx context.Context, cmd []byte, forward bool) (any, error) {
 	leader := r.Leader()
-	if r.cfg.Forward != nil && leader.ID != 0 {
+	if forward && leader.ID != 0 {
 		r.stats.proposalsForwarded.Add(1)
 		return r.cfg.Forward(ctx, leader, cmd)
 	}

@@ -96,7 +96,7 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 		applyQ:  newQueue[applyWork](),
 		stopc:   make(chan struct{}),
 	}
-	r.pending.m = map[uint64]*proposal{}
+	r.pending.init()
 	r.reads.init()
 	r.members.addrs = map[uint64]string{}
 	applied, err := r.recover()
@@ -108,9 +108,14 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 		return nil, err
 	}
 	r.rn = rn
-	if len(cfg.Bootstrap) > 0 && r.isEmpty() {
-		if err := r.bootstrap(); err != nil {
-			return nil, err
+	if r.isEmpty() {
+		if len(cfg.Bootstrap) > 0 {
+			if err := r.bootstrap(); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range cfg.Join {
+			r.members.addrs[m.ID] = m.Addr
 		}
 	}
 	st := rn.BasicStatus()
@@ -273,8 +278,15 @@ func (r *Replica) fail(err error) {
 	r.halt()
 }
 
+// halt closes stopc and fails what waits: the proposals pending (whose
+// callers may not watch stopc) and the reads.
 func (r *Replica) halt() {
-	r.stopOnce.Do(func() { close(r.stopc) })
+	r.stopOnce.Do(func() {
+		close(r.stopc)
+		err := r.stopErr()
+		r.pending.failAll(err)
+		r.reads.failAll(err)
+	})
 }
 
 func (r *Replica) stopErr() error {

@@ -100,7 +100,7 @@ func TestForwardingReturnsLeaderResultAndError(t *testing.T) {
 			if string(cmd) == "refuse" {
 				return nil, errFromLeader
 			}
-			return c.nodes[leader.ID].r.Propose(ctx, cmd)
+			return c.nodes[leader.ID].r.ProposeLocal(ctx, cmd)
 		}
 	})
 	ctx := ctxT(t)

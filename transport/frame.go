@@ -22,7 +22,7 @@ const (
 	framePong      byte = 3 // payload: the ping's 8 bytes
 	frameSnapBegin byte = 4 // payload: uint64 data size, then the marshaled MsgSnap
 	frameSnapChunk byte = 5 // payload: the next bytes of the snapshot data
-	frameSnapEnd   byte = 6 // payload: uint32 CRC-32C of all the data
+	frameSnapEnd   byte = 6 // payload: uint32 CRC-32C of the chunk frames' checksums, in order
 	frameSnapAck   byte = 7 // payload: empty on success, else the receiver's error text
 )
 

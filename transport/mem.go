@@ -175,7 +175,9 @@ func (e *MemEndpoint) Send(msgs []*raftpb.Message) {
 	}
 }
 
-// SendSnapshot delivers the snapshot (read whole into memory) to m.To.
+// SendSnapshot delivers the snapshot to m.To. Its fate (faults, cuts) is
+// decided at once, in Send order; the data is read into memory on a goroutine
+// of its own, so SendSnapshot does not block.
 func (e *MemEndpoint) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 	var once sync.Once
 	finish := func(err error) {
@@ -191,14 +193,35 @@ func (e *MemEndpoint) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size i
 			e.rep.addSnapshot(m.To, err)
 		})
 	}
-	buf := make([]byte, size)
-	_, err := io.ReadFull(data, buf)
-	data.Close()
-	if err != nil {
-		finish(fmt.Errorf("transport: reading snapshot data: %w", err))
+	to, at, seq, ok := e.net.planSnapshot(e, m.To, size)
+	if !ok {
+		data.Close()
+		finish(ErrUnreachable)
 		return
 	}
-	e.net.sendSnapshot(e, proto.Clone(m).(*raftpb.Message), buf, finish)
+	m = proto.Clone(m).(*raftpb.Message)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		data.Close()
+		return
+	}
+	e.active.Add(1) // under mu, so never after Close began waiting
+	e.mu.Unlock()
+	go func() {
+		defer e.active.Done()
+		buf := make([]byte, size)
+		_, err := io.ReadFull(data, buf)
+		data.Close()
+		if err != nil {
+			finish(fmt.Errorf("transport: reading snapshot data: %w", err))
+			return
+		}
+		d := &delivery{at: at, seq: seq, from: e.id, m: m, snap: buf, finish: finish}
+		if !to.enqueue(d, 0) {
+			finish(ErrUnreachable)
+		}
+	}()
 }
 
 // AddPeer records the peer; the address is ignored (routing is by ID).
@@ -392,19 +415,15 @@ func (n *MemNetwork) send(e *MemEndpoint, m *raftpb.Message) {
 	e.peerStat(m.To, func(s *PeerStats) { s.MsgsSent++ })
 }
 
-// sendSnapshot routes one snapshot from e through the network's faults. A
+// planSnapshot decides the fate of a snapshot of size bytes from e to id. A
 // lost snapshot fails at once (a real stream would time out).
-func (n *MemNetwork) sendSnapshot(e *MemEndpoint, m *raftpb.Message, data []byte, finish func(error)) {
+func (n *MemNetwork) planSnapshot(e *MemEndpoint, id uint64, size int64) (*MemEndpoint, time.Time, uint64, bool) {
 	n.mu.Lock()
-	to := n.endpoints[m.To]
-	plan := n.plan(link{e.id, m.To}, len(data))
-	n.mu.Unlock()
+	defer n.mu.Unlock()
+	to := n.endpoints[id]
+	plan := n.plan(link{e.id, id}, int(size))
 	if plan.cut || to == nil || len(plan.at) == 0 {
-		finish(ErrUnreachable)
-		return
+		return nil, time.Time{}, 0, false
 	}
-	d := &delivery{at: plan.at[0], seq: plan.seq, from: e.id, m: m, snap: data, finish: finish}
-	if !to.enqueue(d, 0) {
-		finish(ErrUnreachable)
-	}
+	return to, plan.at[0], plan.seq, true
 }

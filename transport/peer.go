@@ -167,23 +167,15 @@ func (p *peer) run() {
 				p.t.log.Info("cannot reach peer", "peer", p.id, "addr", addr, "err", err, "retry_in", backoff)
 			}
 			p.dropQueued(false)
-			// Full jitter over the upper half keeps peers that lost a node
-			// together from redialing in lockstep.
-			wait := backoff/2 + rand.N(backoff/2+1)
-			backoff = min(2*backoff, p.t.cfg.BackoffMax)
-			select {
-			case <-time.After(wait):
-			case <-p.redo:
-				backoff = p.t.cfg.BackoffMin
-			case <-p.quit:
+			if !p.sleep(backoff) {
 				return
 			}
+			backoff = min(2*backoff, p.t.cfg.BackoffMax)
 			p.mu.Lock()
 			p.accepting = true
 			p.mu.Unlock()
 			continue
 		}
-		backoff = p.t.cfg.BackoffMin
 		p.mu.Lock()
 		p.conn = conn
 		stopped, moved := p.stopped, p.addr != addr
@@ -201,6 +193,7 @@ func (p *peer) run() {
 		if p.c.connects.Load() > 1 {
 			p.t.log.Info("reconnected to peer", "peer", p.id, "addr", addr)
 		}
+		connected := time.Now()
 		p.serve(conn)
 		p.c.connected.Store(false)
 		p.mu.Lock()
@@ -209,8 +202,36 @@ func (p *peer) run() {
 		conn.Close()
 		// What was queued for the broken connection is stale by the time a
 		// new one is up: drop it and tell raft, which resends what matters.
-		p.dropQueued(true)
+		if time.Since(connected) >= p.t.cfg.BackoffMax {
+			p.dropQueued(true) // redial at once
+			backoff = p.t.cfg.BackoffMin
+			continue
+		}
+		// A connection that breaks soon after it was made (a peer accepting
+		// and closing at once) must not make us spin: back off, dropping
+		// what is sent meanwhile.
+		p.dropQueued(false)
+		if !p.sleep(backoff) {
+			return
+		}
+		backoff = min(2*backoff, p.t.cfg.BackoffMax)
+		p.mu.Lock()
+		p.accepting = true
+		p.mu.Unlock()
 	}
+}
+
+// sleep waits a jittered d: a uniformly random time in [d/2, d], so peers
+// that lost a node together do not redial in lockstep. An address change
+// cuts it short; false if the peer was stopped.
+func (p *peer) sleep(d time.Duration) bool {
+	select {
+	case <-time.After(d/2 + rand.N(d/2+1)):
+	case <-p.redo:
+	case <-p.quit:
+		return false
+	}
+	return true
 }
 
 func (p *peer) isStopped() bool {

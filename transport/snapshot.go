@@ -18,6 +18,7 @@ import (
 
 // snapSend is one snapshot being sent, so Close can abort it.
 type snapSend struct {
+	ctx    context.Context // done once aborted
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	conn   net.Conn // guarded by mu
@@ -32,6 +33,20 @@ func (s *snapSend) abort() {
 	if s.conn != nil {
 		s.conn.Close()
 	}
+}
+
+func (s *snapSend) aborted() <-chan struct{} { return s.ctx.Done() }
+
+// onceCloser closes its ReadCloser once, however often Close is called.
+type onceCloser struct {
+	io.ReadCloser
+	once sync.Once
+	err  error
+}
+
+func (o *onceCloser) Close() error {
+	o.once.Do(func() { o.err = o.ReadCloser.Close() })
+	return o.err
 }
 
 // setConn records the stream's connection; false if already aborted.
@@ -71,7 +86,7 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &snapSend{cancel: cancel}
+	s := &snapSend{ctx: ctx, cancel: cancel}
 	t.sending[s] = struct{}{}
 	addr, _ := p.snapshotState()
 	c := p.c
@@ -81,8 +96,9 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 		defer t.wg.Done()
 		defer cancel()
 		start := time.Now()
-		err := t.sendSnapshot(ctx, s, addr, m, data, size, c)
-		data.Close()
+		closer := &onceCloser{ReadCloser: data}
+		err := t.sendSnapshot(ctx, s, addr, m, closer, size, c)
+		closer.Close()
 		t.mu.Lock()
 		delete(t.sending, s)
 		t.mu.Unlock()
@@ -99,7 +115,7 @@ func (t *TCP) SendSnapshot(m *raftpb.Message, data io.ReadCloser, size int64) {
 	}()
 }
 
-func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raftpb.Message, data io.Reader, size int64, c *counters) error {
+func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raftpb.Message, data io.ReadCloser, size int64, c *counters) error {
 	deadline := time.Now().Add(t.snapshotDeadline(size))
 	conn, err := t.dial(ctx, addr, m.To, kindSnapshot)
 	if err != nil {
@@ -112,7 +128,8 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 	conn.SetDeadline(deadline)
 
 	chunk := t.cfg.SnapshotChunkSize
-	buf := make([]byte, 0, frameHeaderSize+max(chunk, 64<<10))
+	buf := t.snapBufs.get(frameHeaderSize + max(chunk, 64<<10))
+	defer func() { t.snapBufs.put(buf) }()
 	buf = appendFrameHeader(buf)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(size))
 	buf, err = proto.MarshalOptions{}.MarshalAppend(buf, m)
@@ -127,20 +144,9 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 		return fmt.Errorf("transport: snapshot to %d: %w", m.To, err)
 	}
 
-	var crc uint32
-	for left := size; left > 0; {
-		n := int(min(int64(chunk), left))
-		buf = appendFrameHeader(buf[:0])[:frameHeaderSize+n]
-		if _, err := io.ReadFull(data, buf[frameHeaderSize:]); err != nil {
-			return fmt.Errorf("transport: reading snapshot data (%d of %d bytes left): %w", left, size, err)
-		}
-		crc = crc32.Update(crc, castagnoli, buf[frameHeaderSize:])
-		endFrame(buf, 0, frameSnapChunk)
-		if _, err := conn.Write(buf); err != nil {
-			return fmt.Errorf("transport: snapshot to %d (%d of %d bytes left): %w", m.To, left, size, err)
-		}
-		c.snapBytesSent.Add(uint64(n))
-		left -= int64(n)
+	crc, err := t.streamChunks(s, conn, m.To, data, size, buf, c, deadline)
+	if err != nil {
+		return err
 	}
 	var sum [4]byte
 	binary.BigEndian.PutUint32(sum[:], crc)
@@ -156,6 +162,95 @@ func (t *TCP) sendSnapshot(ctx context.Context, s *snapSend, addr string, m *raf
 		return fmt.Errorf("transport: snapshot refused by %d: %s", m.To, payload)
 	}
 	return nil
+}
+
+// streamChunks writes size bytes of data as chunk frames and returns the
+// CRC-32C of their checksums, in order (the stream's checksum: each chunk's
+// bytes are covered by its own, so the data is not checksummed twice). Reading data and writing the connection overlap: one goroutine
+// fills the next chunk while this one writes the last (two buffers in turn).
+//
+// When the stream fails, data is closed before waiting for the goroutine
+// reading it, so that a Read blocked on a stalled source (a file, a pipe)
+// returns: a source whose Read ignores Close would keep the stream, and
+// Close, waiting.
+func (t *TCP) streamChunks(s *snapSend, conn net.Conn, to uint64, data io.ReadCloser, size int64, first []byte, c *counters, deadline time.Time) (_ uint32, err error) {
+	chunk := t.cfg.SnapshotChunkSize
+	type filled struct {
+		frame []byte // a whole chunk frame
+		err   error
+	}
+	full := make(chan filled, 1)
+	free := make(chan []byte, 2)
+	free <- first
+	second := t.snapBufs.get(cap(first))
+	defer t.snapBufs.put(second)
+	free <- second
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for left := size; left > 0; {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
+			}
+			n := int(min(int64(chunk), left))
+			buf = appendFrameHeader(buf[:0])[:frameHeaderSize+n]
+			var f filled
+			if _, err := io.ReadFull(data, buf[frameHeaderSize:]); err != nil {
+				f.err = fmt.Errorf("transport: reading snapshot data (%d of %d bytes left): %w", left, size, err)
+			} else {
+				endFrame(buf, 0, frameSnapChunk)
+				f.frame = buf
+			}
+			select {
+			case full <- f:
+			case <-quit:
+				return
+			}
+			if f.err != nil {
+				return
+			}
+			left -= int64(n)
+		}
+	}()
+	defer func() {
+		close(quit)
+		if err != nil {
+			data.Close()
+		}
+		<-exited
+	}()
+
+	// The connection's deadline covers a stalled receiver; this timer
+	// covers a stalled data source.
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var crc uint32
+	for left := size; left > 0; {
+		var f filled
+		select {
+		case f = <-full:
+		case <-s.aborted():
+			return 0, ErrClosed
+		case <-timer.C:
+			return 0, fmt.Errorf("transport: snapshot to %d: reading its data: %w", to, os.ErrDeadlineExceeded)
+		}
+		if f.err != nil {
+			return 0, f.err
+		}
+		payload := f.frame[frameHeaderSize:]
+		crc = crc32.Update(crc, castagnoli, f.frame[5:9]) // the chunk's own checksum
+		if _, err := conn.Write(f.frame); err != nil {
+			return 0, fmt.Errorf("transport: snapshot to %d (%d of %d bytes left): %w", to, left, size, err)
+		}
+		c.snapBytesSent.Add(uint64(len(payload)))
+		left -= int64(len(payload))
+		free <- f.frame
+	}
+	return crc, nil
 }
 
 // receiveSnapshot reads one snapshot stream into a temporary file, checks it,
@@ -190,7 +285,7 @@ func (t *TCP) receiveSnapshot(conn net.Conn, from uint64, c *counters, remote st
 
 	// The file is gone before the ack: once the sender hears, nothing of
 	// this stream remains on disk.
-	ack, herr := t.storeAndHandle(fr, m, int64(size), from, remote, func() {
+	ack, herr := t.storeAndHandle(conn, fr, m, int64(size), from, remote, func() {
 		c.bytesRecv.Add(fr.n)
 		c.snapRecv.Add(1)
 		c.snapLastRecv.Store(int64(time.Since(start)))
@@ -204,7 +299,7 @@ func (t *TCP) receiveSnapshot(conn net.Conn, from uint64, c *counters, remote st
 // and hands it to the Handler. ack says whether the sender should be told
 // err (a broken stream is not answered: the connection just closes).
 // received is called once the data is whole, before the Handler sees it.
-func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, from uint64, remote string, received func()) (ack bool, err error) {
+func (t *TCP) storeAndHandle(conn net.Conn, fr *frameReader, m *raftpb.Message, size int64, from uint64, remote string, received func()) (ack bool, err error) {
 	f, err := os.CreateTemp(t.cfg.SnapshotDir, "tickraft-snap-*.tmp")
 	if err != nil {
 		t.log.Error("cannot store incoming snapshot", "peer", from, "err", err)
@@ -214,7 +309,7 @@ func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, fro
 		f.Close()
 		os.Remove(f.Name()) // fails harmlessly if the handler renamed it
 	}()
-	if err := t.readSnapshotData(fr, f, size); err != nil {
+	if err := t.readSnapshotData(conn, fr, f, size); err != nil {
 		t.connError(from, remote, fmt.Errorf("snapshot from %d: %w", from, err))
 		return errors.Is(err, errWriteFile), err
 	}
@@ -231,35 +326,86 @@ func (t *TCP) storeAndHandle(fr *frameReader, m *raftpb.Message, size int64, fro
 var errWriteFile = errors.New("writing the snapshot file")
 
 // readSnapshotData copies the chunk frames into f, checking the total size
-// and checksum against the end frame.
-func (t *TCP) readSnapshotData(fr *frameReader, f *os.File, size int64) error {
+// and checksum against the end frame. Reading the network and writing the
+// file overlap: one goroutine reads the next chunk while this one writes the
+// last (two buffers in turn).
+func (t *TCP) readSnapshotData(conn net.Conn, fr *frameReader, f *os.File, size int64) error {
 	fr.allowed = allow(frameSnapChunk, frameSnapEnd)
+	type chunk struct {
+		typ     byte
+		payload []byte
+		crc     [4]byte // the frame's checksum
+		err     error
+	}
+	filled := make(chan chunk, 1)
+	free := make(chan []byte, 2)
+	bufs := [2][]byte{t.snapBufs.get(0), t.snapBufs.get(0)}
+	free <- bufs[0]
+	free <- bufs[1]
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for {
+			select {
+			case fr.buf = <-free:
+			case <-quit:
+				return
+			}
+			typ, payload, err := fr.next()
+			select {
+			case filled <- chunk{typ, payload, [4]byte(fr.hdr[5:9]), err}:
+				fr.buf = nil // the payload's buffer is the consumer's now
+			case <-quit:
+				return
+			}
+			if err != nil || typ == frameSnapEnd {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(quit)
+		conn.SetReadDeadline(time.Unix(1, 0)) // unblock a read in progress
+		<-exited
+		// Give back the buffers: the one the reader holds, if any, and
+		// those waiting in free (each buffer is in one place only).
+		t.snapBufs.put(fr.buf)
+		for len(free) > 0 {
+			t.snapBufs.put(<-free)
+		}
+	}()
+
 	var got int64
 	var crc uint32
 	for {
-		typ, payload, err := fr.next()
-		if err != nil {
-			return err
+		c := <-filled
+		if c.err != nil || c.typ == frameSnapEnd {
+			t.snapBufs.put(c.payload) // the reader is done with it
 		}
-		if typ == frameSnapEnd {
+		if c.err != nil {
+			return c.err
+		}
+		if c.typ == frameSnapEnd {
 			switch {
-			case len(payload) != 4:
-				return fmt.Errorf("%w: snapshot end frame of %d bytes", errBadPayload, len(payload))
+			case len(c.payload) != 4:
+				return fmt.Errorf("%w: snapshot end frame of %d bytes", errBadPayload, len(c.payload))
 			case got != size:
 				return fmt.Errorf("%w: snapshot ended after %d of %d bytes", errBadPayload, got, size)
-			case binary.BigEndian.Uint32(payload) != crc:
+			case binary.BigEndian.Uint32(c.payload) != crc:
 				return fmt.Errorf("snapshot data: %w", errBadChecksum)
 			}
 			return nil
 		}
-		if got+int64(len(payload)) > size {
+		if got+int64(len(c.payload)) > size {
 			return fmt.Errorf("%w: snapshot data exceeds its declared %d bytes", errBadPayload, size)
 		}
-		if _, err := f.Write(payload); err != nil {
+		if _, err := f.Write(c.payload); err != nil {
 			return fmt.Errorf("%w: %v", errWriteFile, err)
 		}
-		crc = crc32.Update(crc, castagnoli, payload)
-		got += int64(len(payload))
+		crc = crc32.Update(crc, castagnoli, c.crc[:])
+		got += int64(len(c.payload))
+		free <- c.payload
 	}
 }
 
@@ -277,4 +423,39 @@ func (t *TCP) ackSnapshot(conn net.Conn, err error) {
 	}
 	conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
 	conn.Write(appendFrame(nil, frameSnapAck, text))
+}
+
+// bufPool keeps a few large snapshot buffers between streams, so a steady
+// stream of snapshots does not allocate chunk-sized buffers each time.
+type bufPool struct {
+	mu   sync.Mutex
+	bufs [][]byte // at most 4
+}
+
+// get returns an empty buffer, with at least min capacity if one is at hand
+// or min is positive.
+func (p *bufPool) get(min int) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, b := range p.bufs {
+		if cap(b) >= min {
+			p.bufs = append(p.bufs[:i], p.bufs[i+1:]...)
+			return b[:0]
+		}
+	}
+	if min == 0 {
+		return nil
+	}
+	return make([]byte, 0, min)
+}
+
+func (p *bufPool) put(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.bufs) < 4 {
+		p.bufs = append(p.bufs, b[:0])
+	}
 }

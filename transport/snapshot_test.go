@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,9 +163,10 @@ func TestTCPSnapshot100MiB(t *testing.T) {
 // gatedReader yields its first n bytes, then blocks until gate closes.
 type gatedReader struct {
 	io.Reader
-	n    int64
-	gate chan struct{}
-	hit  chan struct{}
+	n         int64
+	gate      chan struct{}
+	hit       chan struct{}
+	closeOnce sync.Once
 }
 
 func (g *gatedReader) Read(b []byte) (int, error) {
@@ -182,7 +184,11 @@ func (g *gatedReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (g *gatedReader) Close() error { return nil }
+// Close opens the gate, as closing a file or pipe ends a blocked read.
+func (g *gatedReader) Close() error {
+	g.closeOnce.Do(func() { close(g.gate) })
+	return nil
+}
 
 // TestTCPSnapshotReceiverDies: the receiver goes away mid-stream; the sender
 // reports failure (so raft does not stay paused) and nothing is left on disk.
@@ -193,7 +199,7 @@ func TestTCPSnapshotReceiverDies(t *testing.T) {
 	a.SendSnapshot(snapMsg(1, 2), g, size)
 	<-g.hit // 1 MiB of 16 sent
 	must(t, b.Close())
-	close(g.gate)
+	g.Close()
 	ra.waitFor(t, "failure report", func() bool { return len(ra.snapReports) == 1 })
 	if ra.snapReports[0].err == nil {
 		t.Fatal("a snapshot to a dead receiver reported success")
@@ -315,5 +321,38 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTCPSnapshotsConcurrent: streams at once (sharing the buffer pool) each
+// arrive intact, and streams after them reuse the buffers correctly.
+func TestTCPSnapshotsConcurrent(t *testing.T) {
+	a, _, ra, rb := pair(t, func(c *TCPConfig) { c.SnapshotChunkSize = 256 << 10 })
+	const k = 4
+	for round := range 2 {
+		want := map[byte][]byte{}
+		for i := range k {
+			tag := byte(round*k + i)
+			data := bytes.Repeat([]byte{tag}, (i+1)*300<<10+i)
+			want[tag] = data
+			a.SendSnapshot(snapMsg(1, 2), io.NopCloser(bytes.NewReader(data)), int64(len(data)))
+		}
+		ra.waitFor(t, "reports", func() bool { return len(ra.snapReports) == (round+1)*k })
+		for _, r := range ra.snapReports {
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+		}
+		rb.mu.Lock()
+		for _, s := range rb.snaps[round*k:] {
+			if w := want[s.data[0]]; !bytes.Equal(s.data, w) {
+				t.Fatalf("snapshot %d corrupted", s.data[0])
+			}
+			delete(want, s.data[0])
+		}
+		rb.mu.Unlock()
+		if len(want) != 0 {
+			t.Fatalf("%d snapshots missing", len(want))
+		}
 	}
 }

@@ -423,3 +423,59 @@ func TestFrameReaderDoesNotTrustLength(t *testing.T) {
 		t.Fatalf("large frame: %v", err)
 	}
 }
+
+func TestTCPRTTMeasured(t *testing.T) {
+	a, _, _, _ := pair(t, nil)
+	// The first ping goes out as soon as the connection is up.
+	waitUntil(t, "an RTT sample", func() bool { return a.Stats().Peers[2].RTT > 0 })
+}
+
+func TestTCPRemovePeer(t *testing.T) {
+	a, _, ra, rb := pair(t, nil)
+	sendUntil(t, a, rb, 1)
+	a.RemovePeer(2)
+	a.Send([]*raftpb.Message{msg(1, 2, raftpb.MsgHeartbeat, 2)})
+	ra.waitFor(t, "unreachable", func() bool { return len(ra.unreachable) > 0 })
+	if _, ok := a.Stats().Peers[2]; ok {
+		t.Fatal("removed peer still has stats")
+	}
+	if err := a.AddPeer(2, "no-port"); err == nil {
+		t.Fatal("AddPeer accepted an address without a port")
+	}
+	if err := a.AddPeer(1, "127.0.0.1:1"); err == nil {
+		t.Fatal("AddPeer accepted its own ID")
+	}
+}
+
+// TestTCPCloseStopsHandlerCalls: after Close returns, with traffic and a
+// snapshot in flight, the Handler is never called again.
+func TestTCPCloseStopsHandlerCalls(t *testing.T) {
+	a, b, ra, rb := pair(t, func(c *TCPConfig) { c.SnapshotChunkSize = 64 << 10 })
+	g := &gatedReader{Reader: &patterned{size: 8 << 20}, n: 1 << 20, gate: make(chan struct{}), hit: make(chan struct{})}
+	a.SendSnapshot(snapMsg(1, 2), g, 8<<20)
+	<-g.hit
+	for i := range 100 {
+		a.Send([]*raftpb.Message{msg(1, 2, raftpb.MsgApp, uint64(i))})
+		b.Send([]*raftpb.Message{msg(2, 1, raftpb.MsgAppResp, uint64(i))})
+	}
+	must(t, a.Close())
+	must(t, b.Close())
+	ra.mu.Lock()
+	nra := len(ra.msgs) + len(ra.unreachable) + len(ra.snapReports)
+	ra.mu.Unlock()
+	rb.mu.Lock()
+	nrb := len(rb.msgs) + len(rb.snaps)
+	rb.mu.Unlock()
+	time.Sleep(50 * time.Millisecond) // anything late would land now
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	if len(ra.msgs)+len(ra.unreachable)+len(ra.snapReports) != nra || len(rb.msgs)+len(rb.snaps) != nrb {
+		t.Fatal("handler called after Close returned")
+	}
+	if err := a.Start(newRecorder()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	a.Send([]*raftpb.Message{msg(1, 2, raftpb.MsgApp, 0)}) // must not panic or block
+}

@@ -32,7 +32,8 @@ type Handler interface {
 	// connection). The raft loop should pass it to RawNode.ReportUnreachable.
 	ReportUnreachable(id uint64)
 	// ReportSnapshot says how a snapshot sent to id ended (nil: delivered and
-	// acknowledged). Every SendSnapshot ends in exactly one ReportSnapshot.
+	// acknowledged). Every SendSnapshot ends in exactly one ReportSnapshot,
+	// unless the transport is closed first.
 	ReportSnapshot(id uint64, err error)
 }
 
@@ -44,7 +45,9 @@ type Transport interface {
 	// cannot be queued (full queue, unknown peer, no connection) is dropped,
 	// counted, and reported through Handler.ReportUnreachable. The transport
 	// does not modify the messages but may read them after Send returns, so
-	// the caller must not modify them either (raft never does).
+	// the caller must not modify them either (raft never does). Snapshots
+	// go through SendSnapshot: a MsgSnap given to Send travels as a plain
+	// message, its data inline, only if it fits one frame.
 	Send(msgs []*raftpb.Message)
 	// SendSnapshot streams a snapshot's data to m.To. The outcome arrives
 	// through Handler.ReportSnapshot; data is closed when the stream ends.

@@ -233,10 +233,15 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 	return append(b, 0)
 }
 
-func appendEntries(b []byte, ents []*pb.Entry) []byte {
+// appendEntries appends a tagEntries item; it also returns the entries'
+// known encoded size (see knownSize).
+func appendEntries(b []byte, ents []*pb.Entry) ([]byte, int) {
 	b = appendUvarint(appendUvarint(append(b, tagEntries), ents[0].Index), uint64(len(ents)))
+	size := 0
 	for _, e := range ents {
-		b = appendProto(appendUvarint(b, e.Term), e)
+		var n int
+		b, n = appendSizedEntry(appendUvarint(b, e.Term), e)
+		size += n
 	}
-	return b
+	return b, size
 }

@@ -148,7 +148,8 @@ func (wl *workload) checkRecovered(t *testing.T, fs *faultfs.FS, what string) *W
 // at random byte or sector boundaries. On reopen the wal must hold exactly
 // a state at least as new as the last acknowledged durable one and no newer
 // than the last attempted: nothing acknowledged is lost and nothing never
-// written appears; a torn tail is cut, and the wal works after it.
+// written appears; a torn tail is cut, and the wal works after it. Half the
+// time the power fails again during the first recovery.
 func TestCrashAtEveryPoint(t *testing.T) {
 	for seed := *crashFirst; seed < *crashFirst+uint64(*crashSeeds); seed++ {
 		// A dry run counts the operations.
@@ -180,6 +181,16 @@ func crashAt(t *testing.T, seed uint64, k int, last bool) {
 	rnd := rand.New(rand.NewPCG(seed, uint64(k)))
 	sector := []int{1, 512, 4096}[k%3]
 	fs.Crash(faultfs.RandomTear(rnd.IntN, sector))
+	if rnd.IntN(2) == 0 {
+		// The power fails again during recovery (cutting the torn tail,
+		// removing unused segments, syncing): the next recovery must
+		// still find a valid state.
+		fs.CrashAfter(1 + rnd.IntN(4))
+		if w, err := Open(testDir, testOpts(fs)); err == nil {
+			w.Close()
+		}
+		fs.Crash(faultfs.RandomTear(rnd.IntN, sector))
+	}
 	w = wl.checkRecovered(t, fs, what)
 	m := newModel()
 	for j := len(wl.states) - 1; j >= wl.durable; j-- {

@@ -45,7 +45,9 @@ entries (Options.CacheBytes, 8 MiB by default), the term of every entry as
 runs of equal terms, and the disk location of each batch. Older entries are
 read back from disk (checksummed again) when asked for. Memory therefore
 grows with the number of Saves and term changes in the log, not with the
-size of the entries: about 48 bytes per Save.
+size of the entries: 24 bytes per Save (plus slice growth), so a million
+entries written one per Save cost about 30 MB, written 128 per Save well
+under 1 MB, besides the cache.
 
 # On-disk format
 

@@ -4,21 +4,32 @@ import (
 	"fmt"
 	"sort"
 
-	"google.golang.org/protobuf/proto"
-
 	pb "github.com/tickraft/raft/raftpb"
 )
 
-// extent is a run of live entries stored in one batch record: entries
-// first..last of the record that starts at off in segment seg and takes size
-// bytes. base is the index of the record's first entry (first > base once
-// compaction trimmed the extent).
+// extent is a run of live entries stored in one batch record: the entries
+// from first on of the record that starts at off in segment seg and takes
+// size bytes. The run ends where the next extent starts (or at the end of
+// the log): extents are contiguous, so the end is not stored. skip is how
+// many of the record's entries come before first (compaction trimmed them).
+// 24 bytes: a log written one entry per Save keeps one per entry.
 type extent struct {
-	first, last uint64
-	base        uint64
-	seg         uint64
-	off         int64
-	size        int
+	first uint64
+	skip  uint32
+	seg   uint32
+	off   uint32
+	size  uint32
+}
+
+// base is the index of the record's first entry.
+func (x extent) base() uint64 { return x.first - uint64(x.skip) }
+
+// extentLast returns the last live entry of extent k.
+func (l *logIndex) extentLast(k int) uint64 {
+	if k+1 < len(l.extents) {
+		return l.extents[k+1].first - 1
+	}
+	return l.last
 }
 
 // termRun says the entries from first on have term term, up to the next run.
@@ -43,7 +54,7 @@ type logIndex struct {
 	// cache holds the entries (last-len(cache), last], shared with readers:
 	// elements below len(cache) are never overwritten, so a slice handed
 	// out stays valid; truncation builds a new array. cacheBytes is the
-	// encoded size of what it holds.
+	// encoded size of what it holds (known fields: see knownSize).
 	cache      []*pb.Entry
 	cacheBytes int
 }
@@ -64,8 +75,8 @@ func (l *logIndex) term(i uint64) uint64 {
 
 // findExtent returns the position of the extent that holds entry i.
 func (l *logIndex) findExtent(i uint64) int {
-	k := sort.Search(len(l.extents), func(k int) bool { return l.extents[k].last >= i })
-	if k == len(l.extents) || l.extents[k].first > i {
+	k := sort.Search(len(l.extents), func(k int) bool { return l.extents[k].first > i }) - 1
+	if k < 0 || i > l.last {
 		panic(fmt.Sprintf("wal: invariant broken: no extent holds index %d (log (%d, %d])", i, l.start, l.last))
 	}
 	return k
@@ -81,11 +92,7 @@ func (l *logIndex) truncate(k uint64) {
 	if k > l.last {
 		return
 	}
-	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].last >= k })
-	if n < len(l.extents) && l.extents[n].first < k {
-		l.extents[n].last = k - 1
-		n++
-	}
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first >= k })
 	l.extents = l.extents[:n]
 	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first >= k })
 	l.terms = l.terms[:r]
@@ -97,32 +104,40 @@ func (l *logIndex) truncate(k uint64) {
 	}
 	l.cacheBytes = 0
 	for _, e := range l.cache {
-		l.cacheBytes += proto.Size(e)
+		l.cacheBytes += knownSize(e)
 	}
 	l.last = k - 1
 }
 
-// append adds entries last+1 .. last+len(terms) stored in ext; ents are the
-// entries themselves when known (a Save), nil in recovery.
-func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLimit int) {
-	for k, t := range terms {
-		if n := len(l.terms); n == 0 || l.terms[n-1].term != t {
+// append adds count entries, last+1 on, stored in ext (ext.first is
+// last+1), of the terms term(k) gives (k = 0 .. count-1). ents are the
+// entries themselves when known (a Save), with their known encoded size in
+// all; nil in recovery.
+func (l *logIndex) append(count int, term func(k int) uint64, ents []*pb.Entry, size int, ext extent, cacheLimit int) {
+	for k := range count {
+		if t, n := term(k), len(l.terms); n == 0 || l.terms[n-1].term != t {
 			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: t})
 		}
 	}
 	l.extents = append(l.extents, ext)
-	l.last = ext.last
+	l.last = ext.first + uint64(count) - 1
 	if ents == nil {
 		// Recovery fills the cache at the end.
 		l.cache, l.cacheBytes = nil, 0
 		return
 	}
 	// Appending may write into the array's spare capacity: no slice
-	// handed to a reader reaches past len(l.cache).
-	l.cache = append(l.cache, ents...)
-	for _, e := range ents {
-		l.cacheBytes += proto.Size(e)
+	// handed to a reader reaches past len(l.cache). The array is
+	// replaced, never shifted; doubling (append grows a large one by a
+	// quarter) keeps the copying to one pointer per entry added while
+	// evict moves the start forward.
+	if need := len(l.cache) + len(ents); need > cap(l.cache) {
+		grown := make([]*pb.Entry, len(l.cache), 2*need)
+		copy(grown, l.cache)
+		l.cache = grown
 	}
+	l.cache = append(l.cache, ents...)
+	l.cacheBytes += size
 	l.evict(cacheLimit)
 }
 
@@ -130,7 +145,7 @@ func (l *logIndex) append(terms []uint64, ents []*pb.Entry, ext extent, cacheLim
 func (l *logIndex) evict(limit int) {
 	n := 0
 	for n < len(l.cache) && l.cacheBytes > limit {
-		l.cacheBytes -= proto.Size(l.cache[n])
+		l.cacheBytes -= knownSize(l.cache[n])
 		n++
 	}
 	l.cache = l.cache[n:]
@@ -142,10 +157,13 @@ func (l *logIndex) compact(c, t uint64) {
 		l.reset(c, t)
 		return
 	}
-	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].last > c })
-	l.extents = append([]extent(nil), l.extents[n:]...)
-	if len(l.extents) > 0 && l.extents[0].first <= c {
-		l.extents[0].first = c + 1
+	// The extent holding c+1 becomes the first.
+	n := sort.Search(len(l.extents), func(j int) bool { return l.extents[j].first > c+1 }) - 1
+	if n >= 0 {
+		l.extents = append([]extent(nil), l.extents[n:]...)
+		x := &l.extents[0]
+		x.skip += uint32(c + 1 - x.first)
+		x.first = c + 1
 	}
 	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first > c+1 })
 	if r > 0 {
@@ -157,7 +175,7 @@ func (l *logIndex) compact(c, t uint64) {
 	}
 	if cf := l.cacheFirst(); c >= cf {
 		for _, e := range l.cache[:c-cf+1] {
-			l.cacheBytes -= proto.Size(e)
+			l.cacheBytes -= knownSize(e)
 		}
 		l.cache = l.cache[c-cf+1:]
 	}

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-
-	"google.golang.org/protobuf/proto"
 
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
@@ -236,6 +236,9 @@ func (w *WAL) recover(nums []uint64) error {
 		}
 		seg := &segment{num: num, name: filepath.Join(w.dir, segmentFile(num)), f: f, size: int64(len(data))}
 		w.segs[num] = seg
+		if num > math.MaxUint32 || len(data) > math.MaxUint32 {
+			return &CorruptionError{File: seg.name, Reason: fmt.Sprintf("segment number %d or size %d out of range", num, len(data))}
+		}
 		s := scanSegment(data, prevSeq, i == 0)
 		if s.bad != nil {
 			if i < tail || s.bad.proven {
@@ -407,9 +410,9 @@ func (rp *replayer) applyOp(o *op, seg *segment, rec record) error {
 			}
 		}
 		l.truncate(first)
-		l.append(terms, nil, extent{
-			first: first, last: first + uint64(len(terms)) - 1, base: o.index,
-			seg: seg.num, off: rec.off, size: rec.size,
+		l.append(len(terms), func(k int) uint64 { return terms[k] }, nil, 0, extent{
+			first: first, skip: uint32(first - o.index),
+			seg: uint32(seg.num), off: uint32(rec.off), size: uint32(rec.size),
 		}, 0)
 	}
 	return nil
@@ -437,6 +440,7 @@ func (w *WAL) finishRecovery(rp *replayer, lastSeq uint64) error {
 // fillCache reads the most recent entries back into memory, up to the
 // cache limit.
 func (w *WAL) fillCache() error {
+	// Newest first, reversed at the end.
 	var ents []*pb.Entry
 	size := 0
 	for k := len(w.idx.extents) - 1; k >= 0 && size < w.opts.CacheBytes; k-- {
@@ -445,17 +449,16 @@ func (w *WAL) fillCache() error {
 		if err != nil {
 			return err
 		}
-		part := all[x.first-x.base : x.last-x.base+1]
-		n := len(part)
-		for n > 0 && size < w.opts.CacheBytes {
-			size += proto.Size(part[n-1])
-			n--
+		part := all[x.skip : w.idx.extentLast(k)-x.base()+1]
+		for n := len(part); n > 0 && size < w.opts.CacheBytes; n-- {
+			size += knownSize(part[n-1])
+			ents = append(ents, part[n-1])
 		}
-		ents = append(append([]*pb.Entry(nil), part[n:]...), ents...)
 	}
+	slices.Reverse(ents)
 	w.idx.cache, w.idx.cacheBytes = ents, 0
 	for _, e := range ents {
-		w.idx.cacheBytes += proto.Size(e)
+		w.idx.cacheBytes += knownSize(e)
 	}
 	w.idx.evict(w.opts.CacheBytes)
 	w.rc = readCache{}

@@ -20,6 +20,7 @@ type plan struct {
 	compactIndex  uint64
 	compactTerm   uint64
 	ents          []*pb.Entry
+	entsSize      int // known encoded size of ents, computed while encoding
 	hs            *pb.HardState
 	// create asks for a snapshot at compactIndex with createCS and
 	// createData (CreateSnapshot); validate builds created from them.
@@ -38,7 +39,11 @@ func (p *plan) empty() bool {
 // date snapshot, entries that are not contiguous or leave a gap) return an
 // error and change nothing.
 func (w *WAL) Save(u Update) error {
-	return w.save(&plan{hs: u.HardState, snap: u.Snapshot, ents: u.Entries}, u.MustSync)
+	snap := u.Snapshot
+	if snap.GetMetadata().GetIndex() == 0 {
+		snap = nil // an empty snapshot, as a Ready may carry: none
+	}
+	return w.save(&plan{hs: u.HardState, snap: snap, ents: u.Entries}, u.MustSync)
 }
 
 func (w *WAL) save(p *plan, mustSync bool) error {
@@ -154,7 +159,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 		buf = appendPosition(buf, tagCompact, p.compactIndex, p.compactTerm)
 	}
 	if len(p.ents) > 0 {
-		buf = appendEntries(buf, p.ents)
+		buf, p.entsSize = appendEntries(buf, p.ents)
 	}
 	if p.hs != nil {
 		buf = appendHardState(buf, p.hs)
@@ -185,7 +190,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 			return err
 		}
 	}
-	w.publish(p, extent{seg: w.active.num, off: off, size: size})
+	w.publish(p, extent{seg: uint32(w.active.num), off: uint32(off), size: uint32(size)})
 	if sync {
 		return w.cleanup()
 	}
@@ -220,12 +225,9 @@ func (w *WAL) publish(p *plan, loc extent) {
 	if len(p.ents) > 0 {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
-		terms := make([]uint64, len(p.ents))
-		for k, e := range p.ents {
-			terms[k] = e.Term
-		}
-		loc.first, loc.base, loc.last = first, first, p.ents[len(p.ents)-1].Index
-		w.idx.append(terms, p.ents, loc, w.opts.CacheBytes)
+		loc.first = first
+		ents := p.ents
+		w.idx.append(len(ents), func(k int) uint64 { return ents[k].Term }, ents, p.entsSize, loc, w.opts.CacheBytes)
 	}
 	if p.hs != nil {
 		w.hs = proto.Clone(p.hs).(*pb.HardState)
@@ -254,7 +256,7 @@ func (w *WAL) ApplySnapshot(snap *pb.Snapshot) error {
 	if snap == nil {
 		return errors.New("wal: ApplySnapshot called with a nil snapshot")
 	}
-	return w.Save(Update{Snapshot: snap, MustSync: true})
+	return w.save(&plan{snap: snap}, true)
 }
 
 // CreateSnapshot records a snapshot of the state machine at index i, which

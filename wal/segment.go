@@ -2,8 +2,10 @@ package wal
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -128,6 +130,9 @@ func (w *WAL) roll(need int) error {
 			return err
 		}
 	}
+	if w.active.num >= math.MaxUint32 {
+		return w.stop("roll", errors.New("segment numbers exhausted"))
+	}
 	seg, err := w.takeSpare()
 	if err != nil {
 		return w.stop("creation of segment "+segmentFile(w.active.num+1), err)
@@ -180,7 +185,7 @@ func (w *WAL) appendCheckpoint(b []byte, num uint64) []byte {
 func (w *WAL) cleanup() error {
 	keep := w.active.num
 	if len(w.idx.extents) > 0 {
-		keep = min(keep, w.idx.extents[0].seg)
+		keep = min(keep, uint64(w.idx.extents[0].seg))
 	}
 	var drop []*segment
 	w.mu.Lock()
@@ -320,4 +325,17 @@ func readSnapshotFile(fs vfs.FS, path string, index, term uint64) (*pb.Snapshot,
 		return nil, &CorruptionError{File: path, Reason: fmt.Sprintf("holds snapshot %d/%d", md.GetIndex(), md.GetTerm())}
 	}
 	return s, nil
+}
+
+// waitSpare waits until the segment being prepared in the background is
+// ready (benchmarks start their clocks after it).
+func (w *WAL) waitSpare() {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.spare != nil {
+		r := <-w.spare
+		ch := make(chan spareResult, 1)
+		ch <- r
+		w.spare = ch
+	}
 }

@@ -40,6 +40,10 @@ const (
 	defaultSegmentSize = 64 << 20
 	defaultCacheBytes  = 8 << 20
 	minSegmentSize     = 4 << 10
+	// maxSegmentSize keeps offsets within a segment, even one grown to
+	// hold the largest update, below 4 GiB: the index stores them in 32
+	// bits.
+	maxSegmentSize = 1 << 30
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -49,8 +53,8 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.SegmentSize == 0:
 		o.SegmentSize = defaultSegmentSize
-	case o.SegmentSize < minSegmentSize || o.SegmentSize%recordAlign != 0:
-		return o, fmt.Errorf("wal: segment size %d: must be a multiple of %d of at least %d", o.SegmentSize, recordAlign, minSegmentSize)
+	case o.SegmentSize < minSegmentSize || o.SegmentSize > maxSegmentSize || o.SegmentSize%recordAlign != 0:
+		return o, fmt.Errorf("wal: segment size %d: must be a multiple of %d from %d to %d", o.SegmentSize, recordAlign, minSegmentSize, maxSegmentSize)
 	}
 	if o.CacheBytes == 0 {
 		o.CacheBytes = defaultCacheBytes
@@ -71,7 +75,9 @@ type Update struct {
 	// are skipped. The wal keeps the pointers: do not modify them later.
 	Entries []*pb.Entry
 	// Snapshot, if not nil, replaces the log up to its index: the log is
-	// emptied and restarts after the snapshot (applied before Entries).
+	// emptied and restarts after the snapshot (applied before Entries). A
+	// snapshot at index 0 (empty) counts as none. One not newer than the
+	// latest snapshot is refused with raft.ErrSnapOutOfDate.
 	Snapshot *pb.Snapshot
 	// MustSync makes the update durable before Save returns (raft's
 	// MustSync). Without it the update is written but not synced: a crash
@@ -247,7 +253,7 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	// add appends e unless the size limit is reached; it reports whether
 	// to go on.
 	add := func(e *pb.Entry) bool {
-		s := uint64(proto.Size(e))
+		s := uint64(entrySize(e))
 		if len(out) > 0 && size+s > maxSize {
 			return false
 		}
@@ -263,14 +269,15 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 			}
 			return out[:len(out):len(out)], nil
 		}
-		x := w.idx.extents[w.idx.findExtent(i)]
+		k := w.idx.findExtent(i)
+		x := w.idx.extents[k]
 		ents, err := w.readExtent(x)
 		if err != nil {
 			return nil, err
 		}
-		end := min(hi, x.last+1, cf)
+		end := min(hi, w.idx.extentLast(k)+1, cf)
 		for ; i < end; i++ {
-			if !add(ents[i-x.base]) {
+			if !add(ents[i-x.base()]) {
 				return out[:len(out):len(out)], nil
 			}
 		}
@@ -282,10 +289,10 @@ func limitSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 	if len(ents) == 0 {
 		return ents
 	}
-	size := uint64(proto.Size(ents[0]))
+	size := uint64(entrySize(ents[0]))
 	n := 1
 	for ; n < len(ents); n++ {
-		size += uint64(proto.Size(ents[n]))
+		size += uint64(entrySize(ents[n]))
 		if size > maxSize {
 			break
 		}
@@ -297,8 +304,8 @@ func limitSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 // catching up reads a batch's entries over several calls.
 type readCache struct {
 	mu   sync.Mutex
-	seg  uint64
-	off  int64
+	seg  uint32
+	off  uint32
 	ents []*pb.Entry
 }
 
@@ -310,17 +317,17 @@ func (w *WAL) readExtent(x extent) ([]*pb.Entry, error) {
 	if w.rc.ents != nil && w.rc.seg == x.seg && w.rc.off == x.off {
 		return w.rc.ents, nil
 	}
-	seg := w.segs[x.seg]
+	seg := w.segs[uint64(x.seg)]
 	if seg == nil {
 		panic(fmt.Sprintf("wal: invariant broken: extent in segment %d, which is not open", x.seg))
 	}
 	buf := make([]byte, x.size)
-	if _, err := seg.f.ReadAt(buf, x.off); err != nil {
+	if _, err := seg.f.ReadAt(buf, int64(x.off)); err != nil {
 		return nil, fmt.Errorf("wal: reading %s at offset %d: %w", seg.name, x.off, err)
 	}
-	ents, err := batchEntries(buf, x.base)
+	ents, err := batchEntries(buf, x.base())
 	if err != nil {
-		return nil, &CorruptionError{File: seg.name, Offset: x.off, Reason: err.Error()}
+		return nil, &CorruptionError{File: seg.name, Offset: int64(x.off), Reason: err.Error()}
 	}
 	w.rc.seg, w.rc.off, w.rc.ents = x.seg, x.off, ents
 	return ents, nil

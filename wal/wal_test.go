@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tickraft/raft"
@@ -391,5 +392,79 @@ func TestRecoveredIsDurable(t *testing.T) {
 	hs, _, _ = w.InitialState()
 	if last, _ := w.LastIndex(); last != 3 || hs.Vote != 2 {
 		t.Fatalf("after recovery and a power loss: last %d, vote %d", last, hs.Vote)
+	}
+}
+
+// TestOneSyncPerSave counts file operations: a synced Save is one write and
+// one fsync (two writes and still one fsync when it starts a new segment,
+// which was prepared ahead); an unsynced Save is one write and no fsync.
+func TestOneSyncPerSave(t *testing.T) {
+	fs := faultfs.New()
+	opts := testOpts(fs)
+	opts.PreallocateInline = false
+	w := mustOpen(t, opts)
+	defer w.Close()
+	counts := map[faultfs.Op]int{}
+	var mu sync.Mutex
+	fs.SetHook(func(op faultfs.Op, name string, _ int) error {
+		if strings.HasSuffix(name, tmpSuffix) || op == faultfs.OpCreate || op == faultfs.OpRename || op == faultfs.OpSyncDir {
+			return nil // the background preparation of the next segment
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		counts[op]++
+		return nil
+	})
+	rolls := 0
+	for i := uint64(1); i <= 100; i++ {
+		w.waitSpare()
+		mu.Lock()
+		clear(counts)
+		mu.Unlock()
+		sync := i%3 != 0
+		seg, dirty := w.active.num, w.dirty
+		if err := w.Save(Update{Entries: ents(i, i, 1, 200), HardState: &pb.HardState{Term: 1, Commit: i}, MustSync: sync}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		syncs, writes := counts[faultfs.OpSync], counts[faultfs.OpWrite]
+		mu.Unlock()
+		rolled := w.active.num != seg
+		if rolled {
+			rolls++
+		}
+		wantSyncs, wantWrites := 0, 1
+		if sync {
+			wantSyncs = 1
+		}
+		if rolled {
+			// The new segment's header is a write of its own; a previous
+			// segment left unsynced is synced before it.
+			wantWrites++
+			if dirty {
+				wantSyncs++
+			}
+		}
+		if syncs != wantSyncs || writes != wantWrites {
+			t.Fatalf("Save %d (MustSync %t, rolled %t): %d syncs and %d writes, want %d and %d", i, sync, rolled, syncs, writes, wantSyncs, wantWrites)
+		}
+	}
+	if rolls < 3 {
+		t.Fatalf("only %d new segments: the test wants several", rolls)
+	}
+}
+
+func TestSaveIgnoresEmptySnapshot(t *testing.T) {
+	w := mustOpen(t, testOpts(faultfs.New()))
+	defer w.Close()
+	empty := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{}}
+	if err := w.Save(Update{Snapshot: empty, Entries: ents(1, 2, 1, 1), MustSync: true}); err != nil {
+		t.Fatalf("Save with an empty snapshot: %v", err)
+	}
+	if err := w.ApplySnapshot(empty); !errors.Is(err, raft.ErrSnapOutOfDate) {
+		t.Fatalf("ApplySnapshot of an empty snapshot: %v", err)
+	}
+	if err := w.ApplySnapshot(&pb.Snapshot{}); err == nil || errors.Is(err, raft.ErrSnapOutOfDate) {
+		t.Fatalf("ApplySnapshot without metadata: %v", err)
 	}
 }

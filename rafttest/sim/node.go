@@ -13,8 +13,10 @@ import (
 // and is lost when it crashes.
 type node struct {
 	id uint64
-	// storage is the node's disk: hard state, log and snapshot.
-	storage *raft.MemoryStorage
+	// storage is the node's disk: hard state, log and snapshot. disk is
+	// set in WAL mode (walmode.go): storage is then a wal on it.
+	storage diskStorage
+	disk    *walDisk
 	// app is the state machine, also on disk.
 	app appState
 	// decommissioned nodes were removed from the configuration and shut
@@ -73,6 +75,7 @@ func (s *Sim) start(n *node) {
 
 // crash stops n, losing everything it did not persist.
 func (s *Sim) crash(n *node, why string) {
+	s.crashDisk(n)
 	s.stats.Crashes++
 	s.logf("node %d CRASHES %s; lost: %d append and %d apply work items, %d reads", n.id, why,
 		len(n.appendQ), len(n.applyQ), len(n.reads))
@@ -152,6 +155,7 @@ func (s *Sim) handleReadySync(n *node) {
 				s.send(n, m)
 			}
 		}
+		s.tornWrite(n, rd.Snapshot, rd.Entries, rd.HardState)
 		s.crash(n, "before persisting its Ready")
 		return
 	}

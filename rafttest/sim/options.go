@@ -39,6 +39,11 @@ type Options struct {
 	// Bugs are faults injected into the simulated application, to show the
 	// checkers catch them. They are off in normal runs.
 	Bugs AppBugs
+
+	// WAL stores each node's disk in a wal on a fault-injecting file
+	// system instead of a MemoryStorage: crashes cut power to it, tearing
+	// writes in progress (walmode.go). Never chosen by the seed.
+	WAL bool
 }
 
 // AppBugs are deliberate mistakes of the simulated application. Each one
@@ -95,6 +100,9 @@ func (o Options) String() string {
 		fmt.Fprintf(&b, " maxinflightmsgs=%d", o.MaxInflightMsgs)
 	}
 	fmt.Fprintf(&b, " chaos=%g leadercrashes=%g", o.Chaos, o.LeaderCrashes)
+	if o.WAL {
+		b.WriteString(" wal")
+	}
 	if o.Bugs.DropHardState {
 		b.WriteString(" BUG:drop-hard-state")
 	}
@@ -105,7 +113,7 @@ func (o Options) String() string {
 }
 
 // raftConfig is the configuration of one incarnation of a node.
-func (o Options) raftConfig(id uint64, storage *raft.MemoryStorage, applied, seed uint64) *raft.Config {
+func (o Options) raftConfig(id uint64, storage raft.Storage, applied, seed uint64) *raft.Config {
 	return &raft.Config{
 		ID:                       id,
 		ElectionTick:             o.ElectionTick,

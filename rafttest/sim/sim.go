@@ -256,6 +256,7 @@ func (s *Sim) bootstrap() {
 // addNode creates a node with empty storage, not running.
 func (s *Sim) addNode(id uint64) *node {
 	n := &node{id: id, storage: raft.NewMemoryStorage(), app: newAppState()}
+	s.attachDisk(n)
 	s.nodes[id] = n
 	s.ids = slices.Sorted(maps.Keys(s.nodes))
 	return n

@@ -509,6 +509,20 @@ type file struct {
 	closed bool
 }
 
+// path returns the file's current name (it may have been renamed since it
+// was opened), for hooks. Called with fs.mu held.
+func (f *file) path() string {
+	if name := f.name; f.fs.files[name] == f.ino {
+		return name
+	}
+	for name, ino := range f.fs.files {
+		if ino == f.ino {
+			return name
+		}
+	}
+	return f.name
+}
+
 // check reports why the handle cannot be used. Called with fs.mu held.
 func (f *file) check(op string) error {
 	switch {
@@ -566,7 +580,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, &os.PathError{Op: "write", Path: f.name, Err: os.ErrInvalid}
 	}
-	if err := f.fs.begin(OpWrite, f.name); err != nil {
+	if err := f.fs.begin(OpWrite, f.path()); err != nil {
 		if n := min(f.fs.partial, len(p)); n > 0 {
 			f.store(p[:n], off)
 			return n, &os.PathError{Op: "write", Path: f.name, Err: err}
@@ -600,7 +614,7 @@ func (f *file) Sync() error {
 	if err := f.check("sync"); err != nil {
 		return err
 	}
-	if err := f.fs.begin(OpSync, f.name); err != nil {
+	if err := f.fs.begin(OpSync, f.path()); err != nil {
 		if errors.Is(err, ErrInjected) {
 			// Like Linux: the pages that failed to write are marked clean
 			// and their data is lost from the durable copy; only what
@@ -610,7 +624,11 @@ func (f *file) Sync() error {
 		return &os.PathError{Op: "sync", Path: f.name, Err: err}
 	}
 	defer f.fs.end()
-	f.ino.synced = append(f.ino.synced[:0:0], f.ino.data...)
+	// The disk gets the writes since the last sync, not what reads see:
+	// after a failed sync those differ (the failed writes are lost).
+	for _, w := range f.ino.pending {
+		f.ino.synced = w.apply(f.ino.synced)
+	}
 	f.ino.pending = nil
 	return nil
 }
@@ -624,7 +642,7 @@ func (f *file) Truncate(size int64) error {
 	if size < 0 || !f.rw {
 		return &os.PathError{Op: "truncate", Path: f.name, Err: os.ErrInvalid}
 	}
-	if err := f.fs.begin(OpTruncate, f.name); err != nil {
+	if err := f.fs.begin(OpTruncate, f.path()); err != nil {
 		return &os.PathError{Op: "truncate", Path: f.name, Err: err}
 	}
 	defer f.fs.end()

@@ -180,3 +180,9 @@ type LeaderChange struct {
 type RegisterResponse struct {
 	ClientID uint64 `json:"client_id"`
 }
+
+// DiskFaultRequest is the body of the test hook POST /v1/test/disk.
+type DiskFaultRequest struct {
+	// Fail makes every later wal and snapshot write and sync fail.
+	Fail bool `json:"fail"`
+}

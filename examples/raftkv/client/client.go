@@ -108,6 +108,9 @@ type call struct {
 	// write: retried only on errors that say it was not applied, unless it
 	// carries a session.
 	write, session bool
+	// uncertain is set when an attempt failed without saying whether the
+	// write was applied.
+	uncertain bool
 }
 
 // retryable says whether an error may go to another node, and whether the
@@ -127,7 +130,7 @@ func retryable(err error) (retry, notApplied bool) {
 	return false, false
 }
 
-func (c *Client) do(ctx context.Context, cl call, out any) error {
+func (c *Client) do(ctx context.Context, cl *call, out any) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.DefaultTimeout)
@@ -152,6 +155,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		}
 		last = err
 		retry, notApplied := retryable(err)
+		if !notApplied && Code(err) != api.CodeSessionExpired {
+			cl.uncertain = true
+		}
 		if !retry || cl.node != "" || (cl.write && !cl.session && !notApplied) {
 			return err
 		}
@@ -202,7 +208,7 @@ func (c *Client) setLeader(addr string) {
 }
 
 // once sends one HTTP request.
-func (c *Client) once(ctx context.Context, target string, cl call, body []byte, out any) error {
+func (c *Client) once(ctx context.Context, target string, cl *call, body []byte, out any) error {
 	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	u := c.scheme + "://" + target + cl.path
@@ -252,7 +258,7 @@ func (c *Client) session(ctx context.Context) (id, seq, ackBelow uint64, err err
 	defer c.sessMu.Unlock()
 	if c.clientID == 0 {
 		var r api.RegisterResponse
-		if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/sessions"}, &r); err != nil {
+		if err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/sessions"}, &r); err != nil {
 			return 0, 0, 0, fmt.Errorf("raftkv: registering a session: %w", err)
 		}
 		c.clientID, c.nextSeq = r.ClientID, 1
@@ -284,29 +290,32 @@ func (c *Client) done(id, seq uint64, expired bool) {
 // write sends a write with the session (retried as the same command).
 func (c *Client) write(ctx context.Context, req api.WriteRequest) (api.WriteResponse, error) {
 	var out api.WriteResponse
-	cl := call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true, session: !c.opts.NoSession}
 	if c.opts.NoSession {
-		return out, c.do(ctx, cl, &out)
+		return out, c.do(ctx, &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true}, &out)
 	}
-	var err error
-	for fresh := true; ; fresh = false {
+	for first := true; ; first = false {
+		var err error
 		req.ClientID, req.Seq, req.AckBelow, err = c.session(ctx)
 		if err != nil {
 			return out, err
 		}
+		cl := &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true, session: true}
 		err = c.do(ctx, cl, &out)
 		expired := Code(err) == api.CodeSessionExpired
 		c.done(req.ClientID, req.Seq, expired)
 		if !expired {
 			return out, err
 		}
-		if !fresh {
-			// Retried after the session expired: an earlier attempt may
-			// have been applied.
+		if cl.uncertain {
+			// An earlier attempt may have been applied before the session
+			// was evicted: nothing can tell any more.
 			return out, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 		}
-		// The session expired before this write reached it: nothing was
-		// applied; once more with a new session.
+		if !first {
+			return out, err // expired twice, never applied
+		}
+		// Every attempt was refused or never applied: nothing was;
+		// once more with a new session.
 	}
 }
 
@@ -345,7 +354,7 @@ func (c *Client) Get(ctx context.Context, key string, cons Consistency) (api.Get
 	if cons != "" {
 		q.Set("consistency", string(cons))
 	}
-	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/kv/" + escapeKey(key), query: q}, &out)
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/kv/" + escapeKey(key), query: q}, &out)
 	return out, err
 }
 
@@ -373,7 +382,7 @@ func (c *Client) Scan(ctx context.Context, o ScanOptions) (api.ScanResponse, err
 		q.Set("limit", strconv.Itoa(o.Limit))
 	}
 	var out api.ScanResponse
-	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/scan", query: q}, &out)
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/scan", query: q}, &out)
 	return out, err
 }
 
@@ -381,14 +390,14 @@ func (c *Client) Scan(ctx context.Context, o ScanOptions) (api.ScanResponse, err
 // whichever endpoint answers).
 func (c *Client) Status(ctx context.Context, node string) (api.Status, error) {
 	var out api.Status
-	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/admin/status", node: node}, &out)
+	err := c.do(ctx, &call{method: http.MethodGet, path: "/v1/admin/status", node: node}, &out)
 	return out, err
 }
 
 // Init founds a one-node cluster on node.
 func (c *Client) Init(ctx context.Context, node string) (api.Status, error) {
 	var out api.Status
-	err := c.do(ctx, call{method: http.MethodPost, path: "/v1/admin/init", node: node}, &out)
+	err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/admin/init", node: node}, &out)
 	return out, err
 }
 
@@ -423,6 +432,6 @@ func (c *Client) TransferLeader(ctx context.Context, id uint64) (api.Status, err
 
 // admin calls are retried like writes without a session: only when they
 // were certainly not carried out.
-func (c *Client) admin(op string, body any) call {
-	return call{method: http.MethodPost, path: "/v1/admin/" + op, body: body, write: true}
+func (c *Client) admin(op string, body any) *call {
+	return &call{method: http.MethodPost, path: "/v1/admin/" + op, body: body, write: true}
 }

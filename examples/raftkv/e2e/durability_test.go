@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,10 +16,11 @@ import (
 	"github.com/tickraft/raft/examples/raftkv/client"
 )
 
-// TestRestartEveryNode: with each state machine, concurrent clients write;
-// every node is killed (SIGKILL: a crash) and restarted from its data dir,
-// then stopped with SIGTERM and restarted again; every acknowledged write
-// is there, on every node, each time.
+// TestRestartEveryNode: with each state machine, concurrent clients write
+// while every node is killed (SIGKILL: a crash, writes in flight) and
+// restarted from its data dir, then while every node is stopped with
+// SIGTERM and restarted; every acknowledged write is there, on every node,
+// each time.
 func TestRestartEveryNode(t *testing.T) {
 	for _, sm := range []string{"memory", "pebble"} {
 		t.Run(sm, func(t *testing.T) {
@@ -26,28 +28,56 @@ func TestRestartEveryNode(t *testing.T) {
 			x := ctx(t)
 			acked := map[string]string{}
 			var mu sync.Mutex
-			var wg sync.WaitGroup
-			for w := range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					cl := c.Client()
-					defer cl.Close()
-					for i := range 40 {
-						k, v := fmt.Sprintf("w%d/%d", w, i), fmt.Sprintf("value-%d-%d", w, i)
-						if _, err := cl.Put(x, k, v); err == nil {
-							mu.Lock()
-							acked[k] = v
-							mu.Unlock()
+			// load writes until stop is closed; it returns once the
+			// writers ended.
+			load := func(round int, stop chan struct{}) (wait func()) {
+				var wg sync.WaitGroup
+				for w := range 8 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						cl := c.Client()
+						defer cl.Close()
+						for i := 0; ; i++ {
+							select {
+							case <-stop:
+								return
+							default:
+							}
+							k, v := fmt.Sprintf("r%d/w%d/%d", round, w, i), fmt.Sprintf("value-%d-%d-%d", round, w, i)
+							pctx, cancel := context.WithTimeout(x, 3*time.Second)
+							_, err := cl.Put(pctx, k, v)
+							cancel()
+							if err == nil {
+								mu.Lock()
+								acked[k] = v
+								mu.Unlock()
+							}
 						}
-					}
-				}()
+					}()
+				}
+				return wg.Wait
 			}
-			wg.Wait()
-			if len(acked) < 300 {
-				t.Fatalf("only %d of 320 writes acknowledged on a healthy cluster", len(acked))
+			waitAcked := func(n int) {
+				for {
+					mu.Lock()
+					got := len(acked)
+					mu.Unlock()
+					if got >= n {
+						return
+					}
+					if x.Err() != nil {
+						t.Fatalf("only %d of %d writes acknowledged", got, n)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
 			check := func(phase string) {
+				if _, err := c.Leader(x); err != nil {
+					t.Fatal(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
 				for _, n := range c.Nodes() {
 					nc := client.New([]string{n.APIAddr}, client.Options{})
 					for k, v := range acked {
@@ -58,33 +88,39 @@ func TestRestartEveryNode(t *testing.T) {
 					}
 					nc.Close()
 				}
+				t.Logf("%s: %d acknowledged writes present on every node", phase, len(acked))
 			}
+			restart := func() {
+				for _, n := range c.Nodes() {
+					if err := n.Start(x); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+
+			stop := make(chan struct{})
+			wait := load(1, stop)
+			waitAcked(150)
 			for _, n := range c.Nodes() {
 				if err := n.Kill(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for _, n := range c.Nodes() {
-				if err := n.Start(x); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := c.Leader(x); err != nil {
-				t.Fatal(err)
-			}
-			check("after SIGKILL of every node")
+			close(stop)
+			wait()
+			restart()
+			check("after SIGKILL of every node during writes")
+
+			stop = make(chan struct{})
+			wait = load(2, stop)
+			waitAcked(300)
 			if err := c.StopAll(15 * time.Second); err != nil {
 				t.Fatalf("SIGTERM: %v", err)
 			}
-			for _, n := range c.Nodes() {
-				if err := n.Start(x); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := c.Leader(x); err != nil {
-				t.Fatal(err)
-			}
-			check("after SIGTERM and restart")
+			close(stop)
+			wait()
+			restart()
+			check("after SIGTERM of every node during writes")
 		})
 	}
 }

@@ -3,8 +3,8 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/api"
 )
@@ -127,4 +127,47 @@ func voters(st api.Status) string {
 		}
 	}
 	return s
+}
+
+// TestJoinFlag: an empty node started with -join asks the cluster to add
+// it as a learner (through a follower: the request is redirected to the
+// leader), catches up, and can be promoted.
+func TestJoinFlag(t *testing.T) {
+	c := started(t, "memory", 3)
+	x := ctx(t)
+	cl := c.Client()
+	defer cl.Close()
+	for i := range 5 {
+		if _, err := cl.Put(x, fmt.Sprint("k", i), fmt.Sprint("v", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader, err := c.Leader(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := c.Node(leader.ID%3 + 1)
+	n4, err := c.Add(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4.Args = []string{"-join", follower.APIAddr}
+	if err := n4.Start(x); err != nil {
+		t.Fatal(err)
+	}
+	err = c.WaitFor(x, "node 4 to join as a learner", func(sts map[uint64]api.Status) bool {
+		for _, m := range sts[leader.ID].Members {
+			if m.ID == 4 && m.Role == "learner" && m.APIAddr == n4.APIAddr {
+				return sts[4].Applied >= sts[leader.ID].Commit
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.ChangeMembership(x, 1, 2, 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, c, 5, "linearizable")
 }

@@ -90,7 +90,7 @@ func readAll(t *testing.T, c *cluster.Cluster, n int, cons client.Consistency) {
 		if !node.Running() {
 			continue
 		}
-		nc := client.New([]string{node.APIAddr}, client.Options{})
+		nc := client.New([]string{node.APIAddr}, client.Options{TLS: c.TLS})
 		for i := range n {
 			r, err := nc.Get(x, fmt.Sprint("k", i), cons)
 			if err != nil || r.Value != fmt.Sprint("v", i) {
@@ -109,4 +109,50 @@ func countRole(st api.Status, role string) int {
 		}
 	}
 	return n
+}
+
+// TestReadConsistencies: with -lease-reads a lease read is served by the
+// lease; without it, consistency=lease is served as linearizable; stale
+// reads answer on a follower without asking anyone.
+func TestReadConsistencies(t *testing.T) {
+	for _, lease := range []bool{false, true} {
+		t.Run(fmt.Sprint("lease=", lease), func(t *testing.T) {
+			var args []string
+			if lease {
+				args = append(args, "-lease-reads")
+			}
+			c := started(t, "memory", 3, args...)
+			x := ctx(t)
+			cl := c.Client()
+			defer cl.Close()
+			if _, err := cl.Put(x, "k0", "v0"); err != nil {
+				t.Fatal(err)
+			}
+			leader, err := c.Leader(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lc := client.New([]string{leader.APIAddr}, client.Options{})
+			defer lc.Close()
+			r, err := lc.Get(x, "k0", "lease")
+			want := "linearizable"
+			if lease {
+				want = "lease"
+			}
+			if err != nil || r.Value != "v0" || r.Consistency != want {
+				t.Fatalf("lease read: %+v %v, want served as %s", r, err, want)
+			}
+			readAll(t, c, 1, "lease")
+			// Stale reads may lag (a follower learns the commit index with
+			// the leader's next message): once caught up they see it.
+			st, err := leader.Status(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.CaughtUp(x, st.Commit); err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, c, 1, "stale")
+		})
+	}
 }

@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )
@@ -185,6 +185,16 @@ func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
+func (s *Server) handleDiskFault(w http.ResponseWriter, r *http.Request) error {
+	var req api.DiskFaultRequest
+	if err := decodeBody(r, &req); err != nil {
+		return err
+	}
+	s.diskFail.Store(req.Fail)
 	writeJSON(w, http.StatusOK, req)
 	return nil
 }

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )
@@ -46,12 +47,20 @@ func (s *Server) routes() http.Handler {
 		table = append(table, struct {
 			pattern string
 			h       handler
-		}{"POST /v1/test/faults", s.handleFaults})
+		}{"POST /v1/test/faults", s.handleFaults}, struct {
+			pattern string
+			h       handler
+		}{"POST /v1/test/disk", s.handleDiskFault})
 	}
 	for _, e := range table {
 		mux.Handle(e.pattern, s.met.instrument(e.pattern, s.wrap(e.h)))
 	}
 	mux.Handle("GET /metrics", s.met.handler())
+	if s.cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/", s.met.instrument("other", s.wrap(func(http.ResponseWriter, *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeUnknownOp, "no such endpoint")
 	})))
@@ -378,8 +387,13 @@ func (s *Server) scheme() string {
 }
 
 func (s *Server) httpClient() *http.Client {
-	if s.cfg.TLS == nil {
-		return http.DefaultClient
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: s.cfg.TLS}}
+	s.clientOnce.Do(func() {
+		s.client = http.DefaultClient
+		if s.cfg.TLS != nil {
+			c := s.cfg.TLS.Clone()
+			c.NextProtos = nil
+			s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: c}}
+		}
+	})
+	return s.client
 }

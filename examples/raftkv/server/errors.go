@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"net/http"
 
+	"github.com/tickraft/raft/examples/raftkv/api"
 	"github.com/tickraft/raft/examples/raftkv/kv"
 	"github.com/tickraft/raft/replica"
 )

@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/tickraft/raft/examples/raftkv/api"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tickraft/raft/examples/raftkv/api"
 )
 
 var errDropped = errors.New("server: dropped by the test fault hook")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/kv"
@@ -61,8 +62,11 @@ type Config struct {
 	FS vfs.FS
 	// UnsafeNoSync turns the wal's fsyncs off (benchmarks of the rest only).
 	UnsafeNoSync bool
-	// TestHooks enables the /v1/test/ endpoints (message dropping).
+	// TestHooks enables the /v1/test/ endpoints (message dropping, disk
+	// failure).
 	TestHooks bool
+	// Pprof serves net/http/pprof under /debug/pprof/ on the API address.
+	Pprof bool
 
 	Logger *slog.Logger
 }
@@ -110,8 +114,13 @@ type Server struct {
 	r  *replica.Replica
 
 	leaders leaderLog
-	stopc   chan struct{}
-	wg      sync.WaitGroup
+	// client talks to the other nodes' APIs (forwarding, joining).
+	clientOnce sync.Once
+	client     *http.Client
+	// diskFail, with TestHooks, makes the wal's writes and syncs fail.
+	diskFail atomic.Bool
+	stopc    chan struct{}
+	wg       sync.WaitGroup
 }
 
 // identity is what a data dir belongs to.
@@ -138,6 +147,14 @@ func New(cfg Config) (*Server, error) {
 	if err := s.checkIdentity(); err != nil {
 		return nil, err
 	}
+	if cfg.TestHooks {
+		base := cfg.FS
+		if base == nil {
+			base = vfs.Default
+		}
+		cfg.FS = failFS{FS: base, fail: &s.diskFail}
+		s.cfg.FS = cfg.FS
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -163,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	tcp, err := transport.NewTCP(transport.TCPConfig{ID: cfg.NodeID, ClusterID: cfg.ClusterID, ListenAddr: cfg.RaftAddr, TLS: cfg.TLS, SnapshotDir: tmp, Logger: s.logger})
+	tcp, err := transport.NewTCP(transport.TCPConfig{ID: cfg.NodeID, ClusterID: cfg.ClusterID, ListenAddr: cfg.RaftAddr, TLS: cloneTLS(cfg.TLS), SnapshotDir: tmp, Logger: s.logger})
 	if err != nil {
 		return nil, fmt.Errorf("server: raft transport: %w", err)
 	}
@@ -177,7 +194,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: API listener: %w", err)
 	}
 	s.met = newMetrics(s)
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: cfg.TLS}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.TLS != nil {
+		// Each user gets its own copy: the HTTP server adds its ALPN
+		// protocols to the config it is given.
+		s.http.TLSConfig = cfg.TLS.Clone()
+	}
 	if s.hasState() {
 		if err := s.startReplica(nil); err != nil {
 			s.apiLn.Close()
@@ -215,6 +237,13 @@ func (s *Server) checkIdentity() error {
 	}
 	b, _ = json.Marshal(want)
 	return writeFileSync(path, b)
+}
+
+func cloneTLS(c *tls.Config) *tls.Config {
+	if c == nil {
+		return nil
+	}
+	return c.Clone()
 }
 
 func writeFileSync(path string, b []byte) error {
@@ -304,9 +333,10 @@ func (s *Server) startReplica(bootstrap []replica.Member) error {
 // whenever it changed since it was recorded.
 func (s *Server) registerSelf(r *replica.Replica) {
 	defer s.wg.Done()
-	req := kv.Request{Op: kv.OpSetNode, Version: s.cfg.NodeID, Value: []byte(s.cfg.APIAddr)}
+	self := s.APIAddr()
+	req := kv.Request{Op: kv.OpSetNode, Version: s.cfg.NodeID, Value: []byte(self)}
 	cmd := req.Encode(nil)
-	for s.sm.Nodes()[s.cfg.NodeID] != s.cfg.APIAddr {
+	for s.sm.Nodes()[s.cfg.NodeID] != self {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := r.Propose(ctx, cmd)
 		var nl *replica.NotLeaderError
@@ -345,11 +375,19 @@ func (s *Server) Serve() error {
 	return s.http.Serve(s.apiLn)
 }
 
-// APIAddr is the address the API listens on.
-func (s *Server) APIAddr() string { return s.apiLn.Addr().String() }
+// APIAddr is the API address given in the config, which others are told
+// to reach this node at (the listener's address when the port was 0).
+func (s *Server) APIAddr() string { return advertised(s.cfg.APIAddr, s.apiLn.Addr()) }
 
-// RaftAddr is the address the transport listens on.
-func (s *Server) RaftAddr() string { return s.gate.tcp.Addr().String() }
+// RaftAddr is the raft address peers are told to reach this node at.
+func (s *Server) RaftAddr() string { return advertised(s.cfg.RaftAddr, s.gate.tcp.Addr()) }
+
+func advertised(configured string, actual net.Addr) string {
+	if _, port, err := net.SplitHostPort(configured); err == nil && port != "0" {
+		return configured
+	}
+	return actual.String()
+}
 
 // Done is closed when the replica stopped on a failure (or never, before
 // it starts).

@@ -1,6 +1,7 @@
 // Command raftkv-cli calls every raftkv operation and admin call.
 //
-//	raftkv-cli [-endpoints host:port,...] [-json] [-timeout 10s] COMMAND ARGS
+//	raftkv-cli [-endpoints host:port,...] [-json] [-timeout 10s]
+//	           [-tls-ca ca.pem -tls-cert cert.pem -tls-key key.pem] COMMAND ARGS
 //
 // Commands:
 //
@@ -17,6 +18,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -57,13 +60,25 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	endpoints := fs.String("endpoints", "127.0.0.1:8001", "comma-separated API addresses")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the whole call, retries included")
+	cert := fs.String("tls-cert", "", "client certificate (HTTPS with mutual TLS)")
+	key := fs.String("tls-key", "", "client key")
+	ca := fs.String("tls-ca", "", "CA that signed the nodes' certificates")
 	if err := fs.Parse(argv); err != nil {
 		return 2
+	}
+	var opts client.Options
+	if *ca != "" {
+		t, err := loadTLS(*cert, *key, *ca)
+		if err != nil {
+			fmt.Fprintln(stderr, "raftkv-cli:", err)
+			return 2
+		}
+		opts.TLS = t
 	}
 	eps := strings.Split(*endpoints, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	c := &cli{c: client.New(eps, client.Options{}), ctx: ctx, json: *asJSON, first: eps[0], out: stdout}
+	c := &cli{c: client.New(eps, opts), ctx: ctx, json: *asJSON, first: eps[0], out: stdout}
 	c.commands = c.table()
 	args := fs.Args()
 	if len(args) == 0 {
@@ -346,4 +361,24 @@ func (c *cli) printError(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintf(w, "error: %v\n", err)
+}
+
+func loadTLS(cert, key, ca string) (*tls.Config, error) {
+	pem, err := os.ReadFile(ca)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no certificate", ca)
+	}
+	c := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, err
+		}
+		c.Certificates = []tls.Certificate{pair}
+	}
+	return c, nil
 }

@@ -136,6 +136,14 @@ func demo(dir, sm string) *cluster.Cluster {
 	check(client.Code(err) == api.CodeVersionMismatch, "a CAS on a stale version is refused: %v", err)
 	_ = v
 
+	step("writing through each node's API (a follower answers not_leader naming the leader; the client follows)")
+	for _, n := range c.Nodes() {
+		nc := client.New([]string{n.APIAddr}, client.Options{})
+		v, err := nc.Put(ctx, fmt.Sprintf("via/node%d", n.ID), fmt.Sprintf("sent to node %d", n.ID))
+		nc.Close()
+		check(err == nil, "write sent to node %d applied at version %d", n.ID, v)
+	}
+
 	step("reading every key on every node (linearizable reads, leader or not)")
 	for _, n := range c.Nodes() {
 		nc := client.New([]string{n.APIAddr}, client.Options{})
@@ -144,8 +152,12 @@ func demo(dir, sm string) *cluster.Cluster {
 			r, err := nc.Get(ctx, fmt.Sprintf("greeting/%02d", i), "linearizable")
 			ok = ok && err == nil && r.Value == fmt.Sprintf("hello #%d", i)
 		}
+		for _, m := range c.Nodes() {
+			r, err := nc.Get(ctx, fmt.Sprintf("via/node%d", m.ID), "linearizable")
+			ok = ok && err == nil && r.Value == fmt.Sprintf("sent to node %d", m.ID)
+		}
 		nc.Close()
-		check(ok, "node %d reads all 10 values", n.ID)
+		check(ok, "node %d reads all 13 values", n.ID)
 	}
 
 	leader, err := c.Leader(ctx)

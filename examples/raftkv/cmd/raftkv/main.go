@@ -54,6 +54,7 @@ func run() error {
 	flag.Uint64Var(&cfg.CompactionTail, "compaction-tail", 5000, "entries kept in the log before a snapshot's index")
 	flag.IntVar(&cfg.MaxValueSize, "max-value-size", 1<<20, "largest value accepted, in bytes")
 	flag.BoolVar(&cfg.TestHooks, "test-hooks", false, "enable the /v1/test/ fault endpoints (tests only)")
+	flag.BoolVar(&cfg.Pprof, "pprof", false, "serve /debug/pprof/ on the API address")
 	flag.BoolVar(&cfg.UnsafeNoSync, "unsafe-no-sync", false, "skip fsync (loses acknowledged writes on a machine crash; benchmarks only)")
 	flag.Parse()
 

@@ -6,13 +6,16 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,8 +40,27 @@ func Build(dir string, cmds ...string) (map[string]string, error) {
 	return out, nil
 }
 
-// FreeAddr returns a loopback address with a port free right now.
+// FreeAddr returns a loopback address with a port free right now. It
+// picks below the kernel's ephemeral range: a node restarted on its port
+// must find it free, and ports of the ephemeral range are handed to every
+// outgoing connection (and to listeners on :0) in the meantime.
 func FreeAddr() (string, error) {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
+	}
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return l.Addr().String(), nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -53,6 +75,8 @@ type Cluster struct {
 	Dir  string
 	SM   string   // memory or pebble
 	Args []string // extra flags for every node
+	// TLS is the clients' config when the nodes serve HTTPS.
+	TLS *tls.Config
 
 	mu    sync.Mutex
 	nodes map[uint64]*Node
@@ -79,6 +103,9 @@ func New(bin, dir, sm string, args ...string) *Cluster {
 
 // Add creates node id with free ports (not started).
 func (c *Cluster) Add(id uint64) (*Node, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, err
+	}
 	raft, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -155,10 +182,13 @@ func (n *Node) Start(ctx context.Context) error {
 		logf.Close()
 		n.mu.Lock()
 		n.err = err
+		if n.cmd == cmd {
+			n.cmd = nil // it exited on its own (or was signalled)
+		}
 		n.mu.Unlock()
 		close(done)
 	}()
-	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: 500 * time.Millisecond})
+	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: 500 * time.Millisecond, TLS: n.c.TLS})
 	defer cl.Close()
 	for {
 		if _, err := cl.Status(ctx, n.APIAddr); err == nil {
@@ -174,10 +204,54 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 }
 
+// Exited returns a channel closed when the current (or last) process
+// exits, and ExitErr its exit status.
+func (n *Node) Exited() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.done
+}
+
+// ExitErr is the last process's exit status (nil: exit 0 or still running).
+func (n *Node) ExitErr() error { return n.exitErr() }
+
 func (n *Node) exitErr() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.err
+}
+
+// CPU returns the CPU time (user and system) the running process used so
+// far, from /proc (0 when unknown).
+func (n *Node) CPU() time.Duration {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	return ProcessCPU(cmd.Process.Pid)
+}
+
+// ProcessCPU reads a process's user+system CPU time from /proc (Linux;
+// 0 elsewhere). Clock ticks are taken as 100 per second (USER_HZ).
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // Running reports whether the process runs.
@@ -201,7 +275,7 @@ func (n *Node) signal(sig syscall.Signal, timeout <-chan time.Time) error {
 	cmd, done := n.cmd, n.done
 	n.mu.Unlock()
 	if cmd == nil {
-		return nil
+		return nil // not running (or exited by itself: see ExitErr)
 	}
 	_ = cmd.Process.Signal(sig)
 	var late error
@@ -241,13 +315,15 @@ func (c *Cluster) KillAll() {
 
 // Status asks one node for its status.
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
-	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: time.Second})
+	cl := client.New([]string{n.APIAddr}, client.Options{AttemptTimeout: time.Second, TLS: n.c.TLS})
 	defer cl.Close()
 	return cl.Status(ctx, n.APIAddr)
 }
 
 // Client returns a client of the whole cluster.
-func (c *Cluster) Client() *client.Client { return client.New(c.Endpoints(), client.Options{}) }
+func (c *Cluster) Client() *client.Client {
+	return client.New(c.Endpoints(), client.Options{TLS: c.TLS})
+}
 
 // WaitFor polls the running nodes' statuses until cond holds for them
 // (it gets the statuses of the running nodes that answered).
@@ -364,8 +440,13 @@ func (c *Cluster) Bootstrap(ctx context.Context) error {
 			return fmt.Errorf("add-learner %d: %w", n.ID, err)
 		}
 	}
-	if _, err := cl.ChangeMembership(ctx, ids...); err != nil {
+	st, err := cl.ChangeMembership(ctx, ids...)
+	if err != nil {
 		return fmt.Errorf("change-membership: %w", err)
 	}
-	return nil
+	// Settle: every node applies the final configuration. (The leader
+	// tells followers a new commit index with its next message, so a
+	// follower may not yet know that the joint configuration was left; a
+	// fault injected now would leave it needing the old voters.)
+	return c.CaughtUp(ctx, st.Commit)
 }
