@@ -12,7 +12,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +41,7 @@ type config struct {
 	etcdArg   []string
 	keys      int
 	maxConns  int
+	pprofDir  string
 }
 
 func main() {
@@ -58,10 +61,14 @@ func main() {
 	flag.StringVar(&eArgs, "etcd-args", "", "extra etcd flags, space-separated")
 	flag.IntVar(&c.keys, "keys", 1_000_000, "key space (16-byte keys drawn uniformly)")
 	flag.IntVar(&c.maxConns, "conns", 16, "client objects (connections) shared by the workers, at most one per worker")
+	flag.StringVar(&c.pprofDir, "pprof-dir", "", "start raftkv with -pprof and save the leader's CPU profile of each measured window here")
 	flag.Parse()
 	c.systems = strings.Split(systems, ",")
 	c.clients, c.values = ints(clients), ints(values)
 	c.raftkvArg, c.etcdArg = strings.Fields(rArgs), strings.Fields(eArgs)
+	if c.pprofDir != "" {
+		c.raftkvArg = append(c.raftkvArg, "-pprof")
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
@@ -238,7 +245,11 @@ func measure(ctx context.Context, s *system, w workload, c config) (result, erro
 	}
 	measuring.set()
 	t0 := time.Now()
+	prof := startProfile(s, w, c)
 	time.Sleep(c.duration)
+	if err := <-prof; err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: profile:", err)
+	}
 	after, err := snapshot(s)
 	elapsed := time.Since(t0)
 	measuring.clear()
@@ -340,4 +351,39 @@ func fsyncLatency(dir string, n int) (time.Duration, error) {
 		h.record(time.Since(start))
 	}
 	return h.quantile(0.5), nil
+}
+
+// startProfile fetches the raftkv leader's CPU profile over the measured
+// window into c.pprofDir (when set); the channel reports the outcome.
+func startProfile(s *system, w workload, c config) <-chan error {
+	done := make(chan error, 1)
+	if c.pprofDir == "" || s.name != "raftkv" {
+		done <- nil
+		return done
+	}
+	url := strings.TrimSuffix(s.metrics[s.leader], "/metrics") +
+		fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(c.duration/time.Second)))
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("%s: %s", url, resp.Status)
+			return
+		}
+		f, err := os.Create(filepath.Join(c.pprofDir, fmt.Sprintf("raftkv-%v-%d.pb.gz", w, time.Now().Unix())))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
 }
