@@ -16,9 +16,9 @@ GOFILES = $(shell git ls-files --cached --others --exclude-standard '*.go')
 
 # Modules besides the library's own: they keep their dependencies (etcd raft
 # for the side-by-side benchmark) away from library users.
-SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod bench/etcd36/go.mod))
+SUBMODULES := $(patsubst %/go.mod,%,$(wildcard examples/*/go.mod bench/go.mod bench/etcd36/go.mod bench/e2e/go.mod))
 
-.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench microbench demo demo-inprocess chaos clean
+.PHONY: all tools fmt fmt-check lint vet staticcheck test proto proto-check sim fuzz crash bench bench-e2e tools-e2e microbench demo demo-inprocess chaos clean
 
 all: test
 
@@ -116,6 +116,14 @@ crash:
 ## bench: tickraft side by side with etcd raft (bench/ module), the table the README shows
 bench:
 	cd bench && $(GO) run ./cmd/raftbench $(BENCHFLAGS)
+
+## tools-e2e: install the etcd server (Debian's etcd-server, 3.4.x) that bench-e2e measures raftkv against
+tools-e2e:
+	@command -v etcd >/dev/null || apt-get install -y etcd-server
+
+## bench-e2e: raftkv (3 processes, wal fsync on, pebble) against the etcd server (3 members) on loopback, end to end; the README's second table (BENCHE2EFLAGS=-duration 10s etc.)
+bench-e2e: tools-e2e
+	cd bench/e2e && $(GO) run . $(BENCHE2EFLAGS)
 
 ## microbench: the library's own micro-benchmarks (RawNode, quorum, inflights, log, status)
 microbench:
