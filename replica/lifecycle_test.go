@@ -41,23 +41,19 @@ func TestStorageFailureStopsTheReplica(t *testing.T) {
 	c.propose(ctx, "before")
 	l := c.leader()
 	fs := &failingStore{LogStore: l.log}
-	// Restart the leader's node on the failing store (same data).
+	// Restart the leader's node on the failing store (same data), and make
+	// it the leader again: the failure under test is the leader's.
+	id := l.id
 	l.r.kill()
 	l.r = nil
 	l.log = fs
 	l.sm = newSetSM()
-	c.start(l.id, nil, l)
-	l = c.leader()
-	fs, ok := c.nodes[l.id].log.(*failingStore)
-	if !ok {
-		// Another node won the election: make it fail instead.
-		fs = &failingStore{LogStore: l.log}
-		l.r.kill()
-		l.log, l.sm = fs, newSetSM()
-		c.start(l.id, nil, l)
-		l = c.leader()
-		if fs, ok = l.log.(*failingStore); !ok {
-			t.Skip("the restarted node did not win leadership")
+	c.start(id, nil, l)
+	// A transfer is refused until the restarted node has caught up, so
+	// ask again until it leads.
+	for l = c.leader(); l.id != id; l = c.leader() {
+		if err := l.r.TransferLeadership(ctx, id); err != nil && ctx.Err() != nil {
+			t.Fatalf("transferring leadership back to %d: %v", id, err)
 		}
 	}
 	fs.armed.Store(true)
