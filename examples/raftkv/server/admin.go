@@ -111,24 +111,17 @@ func (s *Server) handleChangeMembership(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) error {
-	var req api.MemberRequest
-	if err := decodeBody(r, &req); err != nil {
-		return err
-	}
-	rep, err := s.running()
-	if err != nil {
-		return err
-	}
-	if req.ID == 0 {
-		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "remove needs an id")
-	}
-	if err := rep.RemoveNode(r.Context(), req.ID); err != nil {
-		return err
-	}
-	return s.writeStatus(w, r)
+	return s.memberCall(w, r, "remove", (*replica.Replica).RemoveNode)
 }
 
 func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) error {
+	return s.memberCall(w, r, "transfer-leader", (*replica.Replica).TransferLeadership)
+}
+
+// memberCall serves an admin call that names one member by id: it decodes
+// the request, runs do on the replica and answers with the status.
+func (s *Server) memberCall(w http.ResponseWriter, r *http.Request, name string,
+	do func(*replica.Replica, context.Context, uint64) error) error {
 	var req api.MemberRequest
 	if err := decodeBody(r, &req); err != nil {
 		return err
@@ -138,9 +131,9 @@ func (s *Server) handleTransfer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.ID == 0 {
-		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "transfer-leader needs an id")
+		return apiErr(http.StatusBadRequest, api.CodeBadRequest, "%s needs an id", name)
 	}
-	if err := rep.TransferLeadership(r.Context(), req.ID); err != nil {
+	if err := do(rep, r.Context(), req.ID); err != nil {
 		return err
 	}
 	return s.writeStatus(w, r)
