@@ -13,6 +13,9 @@ import (
 )
 
 func TestEntryEncodingMatchesProto(t *testing.T) {
+	if unknownIndex < 0 {
+		t.Fatal("pb.Entry has no unknownFields []byte: unknownFields takes the slow path")
+	}
 	withUnknown := &pb.Entry{Term: 3, Index: 9, Data: []byte("x")}
 	withUnknown.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
 	for _, e := range []*pb.Entry{
@@ -29,6 +32,9 @@ func TestEntryEncodingMatchesProto(t *testing.T) {
 		}
 		if got := appendEntry(nil, e); !bytes.Equal(got, want) {
 			t.Errorf("%v: encoded %x, proto.Marshal %x", e, got, want)
+		}
+		if got := unknownFields(e); !bytes.Equal(got, e.ProtoReflect().GetUnknown()) {
+			t.Errorf("%v: unknown fields %x, want %x", e, got, e.ProtoReflect().GetUnknown())
 		}
 		if got := entrySize(e); got != len(want) {
 			t.Errorf("%v: size %d, want %d", e, got, len(want))
@@ -60,11 +66,48 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 			}
 			ents[k] = e
 		}
-		prefix := []byte("prefix")
-		got, gotSize := appendEntriesEtcd(append([]byte(nil), prefix...), ents, nil)
-		want, wantSize := appendEntriesGeneric(append([]byte(nil), prefix...), ents, nil)
+		var etcd, generic frame
+		etcd.begin()
+		generic.begin()
+		gotSize := appendEntriesEtcd(&etcd, ents, nil)
+		wantSize := appendEntriesGeneric(&generic, ents, nil)
+		got, want := etcd.bytes(), generic.bytes()
 		if !bytes.Equal(got, want) || !slices.Equal(gotSize, wantSize) {
 			t.Fatalf("round %d: etcd encoder %x (size %d), generic %x (size %d)", round, got, gotSize, want, wantSize)
+		}
+	}
+}
+
+// bytes returns the record's bytes so far, the referred payloads in place
+// (the bytes the write would write, before finish).
+func (f *frame) bytes() []byte {
+	var out []byte
+	from := 0
+	for k, p := range f.refs {
+		out = append(append(out, f.buf[from:f.cuts[k]]...), p...)
+		from = f.cuts[k]
+	}
+	return append(out, f.buf[from:]...)
+}
+
+// TestCloneHardState: cloneHardState copies the fields raftpb declares
+// (a field added to HardState fails here until it copies it too) and
+// unknown fields, into a new message.
+func TestCloneHardState(t *testing.T) {
+	fields := (&pb.HardState{}).ProtoReflect().Descriptor().Fields()
+	var names []string
+	for k := 0; k < fields.Len(); k++ {
+		names = append(names, string(fields.Get(k).Name()))
+	}
+	if !slices.Equal(names, []string{"term", "vote", "commit"}) {
+		t.Fatalf("HardState has fields %v; cloneHardState copies term, vote and commit", names)
+	}
+	withUnknown := &pb.HardState{Term: 1}
+	withUnknown.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
+	for _, hs := range []*pb.HardState{{}, {Term: 3, Vote: 2, Commit: 1 << 40}, withUnknown} {
+		c := cloneHardState(hs)
+		if c == hs || !proto.Equal(c, hs) {
+			t.Errorf("clone of %v: %v (same pointer: %v)", hs, c, c == hs)
 		}
 	}
 }
