@@ -90,24 +90,38 @@ func (f *frame) bytes() []byte {
 	return append(out, f.buf[from:]...)
 }
 
-// TestCloneHardState: cloneHardState copies the fields raftpb declares
-// (a field added to HardState fails here until it copies it too) and
-// unknown fields, into a new message.
-func TestCloneHardState(t *testing.T) {
+// TestStoreHardState: storeHardState copies the fields raftpb declares (a
+// field added to HardState fails here until it copies it too) and unknown
+// fields, into the kept message when neither has unknown fields and into a
+// new one otherwise.
+func TestStoreHardState(t *testing.T) {
 	fields := (&pb.HardState{}).ProtoReflect().Descriptor().Fields()
 	var names []string
 	for k := 0; k < fields.Len(); k++ {
 		names = append(names, string(fields.Get(k).Name()))
 	}
 	if !slices.Equal(names, []string{"term", "vote", "commit"}) {
-		t.Fatalf("HardState has fields %v; cloneHardState copies term, vote and commit", names)
+		t.Fatalf("HardState has fields %v; storeHardState copies term, vote and commit", names)
 	}
-	withUnknown := &pb.HardState{Term: 1}
-	withUnknown.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
-	for _, hs := range []*pb.HardState{{}, {Term: 3, Vote: 2, Commit: 1 << 40}, withUnknown} {
-		c := cloneHardState(hs)
-		if c == hs || !proto.Equal(c, hs) {
-			t.Errorf("clone of %v: %v (same pointer: %v)", hs, c, c == hs)
+	withUnknown := func() *pb.HardState {
+		hs := &pb.HardState{Term: 1}
+		hs.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
+		return hs
+	}
+	plain := &pb.HardState{Term: 3, Vote: 2, Commit: 1 << 40}
+	for _, tc := range []struct {
+		old, hs *pb.HardState
+		reuse   bool
+	}{
+		{nil, plain, false},
+		{&pb.HardState{Term: 9}, plain, true},
+		{&pb.HardState{Term: 9}, &pb.HardState{}, true},
+		{withUnknown(), plain, false},
+		{&pb.HardState{Term: 9}, withUnknown(), false},
+	} {
+		c := storeHardState(tc.old, tc.hs)
+		if c == tc.hs || !proto.Equal(c, tc.hs) || (c == tc.old) != tc.reuse {
+			t.Errorf("store of %v over %v: %v (reused: %v, want %v)", tc.hs, tc.old, c, c == tc.old, tc.reuse)
 		}
 	}
 }
