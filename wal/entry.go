@@ -3,9 +3,7 @@ package wal
 import (
 	"encoding/binary"
 	"math/bits"
-	"reflect"
 	"slices"
-	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -121,26 +119,8 @@ func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 	return sizes
 }
 
-// unknownIndex is the position of pb.Entry's unknown fields in its struct,
-// found once by reflection (-1 if a future generator names or types them
-// otherwise). Reading them through it costs a fraction of
-// ProtoReflect().GetUnknown(), which on an entry's first use also stores
-// its type information: a cost per entry per Save.
-var unknownIndex, unknownOffset = func() (int, uintptr) {
-	f, ok := reflect.TypeFor[pb.Entry]().FieldByName("unknownFields")
-	if !ok || len(f.Index) != 1 || f.Type != reflect.TypeFor[[]byte]() {
-		return -1, 0
-	}
-	return f.Index[0], f.Offset
-}()
-
 // unknownFields returns e's unknown fields (those a newer version wrote).
-func unknownFields(e *pb.Entry) []byte {
-	if unknownIndex < 0 {
-		return e.ProtoReflect().GetUnknown()
-	}
-	return *(*[]byte)(unsafe.Add(unsafe.Pointer(e), unknownOffset))
-}
+func unknownFields(e *pb.Entry) []byte { return e.ProtoReflect().GetUnknown() }
 
 func varintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
