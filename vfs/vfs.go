@@ -31,6 +31,40 @@ type File interface {
 	Stat() (os.FileInfo, error)
 }
 
+// VectorWriterAt is implemented by files that write several buffers at an
+// offset in one call, as pwritev(2) does; the OS files on Linux have it. A
+// log that frames large payloads without copying them uses it through
+// WriteVAt.
+type VectorWriterAt interface {
+	// WriteVAt writes the buffers one after another at off, as WriteAt
+	// would write their concatenation: it returns the number of bytes
+	// written, and an error if that is fewer than their total.
+	WriteVAt(bufs [][]byte, off int64) (int, error)
+}
+
+// WriteVAt writes the concatenation of bufs at off in f: with one
+// WriteVAt if f is a VectorWriterAt, else with one WriteAt of a copy, so
+// either way it is one write operation of the file.
+func WriteVAt(f File, bufs [][]byte, off int64) (int, error) {
+	if v, ok := f.(VectorWriterAt); ok {
+		return v.WriteVAt(bufs, off)
+	}
+	return f.WriteAt(Concat(bufs), off)
+}
+
+// Concat returns the concatenation of bufs in a new slice.
+func Concat(bufs [][]byte) []byte {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	p := make([]byte, 0, n)
+	for _, b := range bufs {
+		p = append(p, b...)
+	}
+	return p
+}
+
 // FS is a file system. Names are paths as package filepath builds them.
 type FS interface {
 	// Create creates the named file, or truncates it if it exists, and

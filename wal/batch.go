@@ -233,22 +233,23 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 	return append(b, 0)
 }
 
-// appendEntries appends a tagEntries item to b, and each entry's known
+// appendEntries appends a tagEntries item to f, and each entry's known
 // encoded size (see knownSize) to sizes.
-func appendEntries(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
-	b = appendUvarint(appendUvarint(append(b, tagEntries), ents[0].Index), uint64(len(ents)))
+func appendEntries(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
+	f.buf = appendUvarint(appendUvarint(append(f.buf, tagEntries), ents[0].Index), uint64(len(ents)))
 	if entryFields.etcd {
-		return appendEntriesEtcd(b, ents, sizes)
+		return appendEntriesEtcd(f, ents, sizes)
 	}
-	return appendEntriesGeneric(b, ents, sizes)
+	return appendEntriesGeneric(f, ents, sizes)
 }
 
-// appendEntriesGeneric is appendEntriesEtcd for any field numbering.
-func appendEntriesGeneric(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
+// appendEntriesGeneric is appendEntriesEtcd for any field numbering (it
+// copies every payload).
+func appendEntriesGeneric(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 	for _, e := range ents {
 		var n int
-		b, n = appendSizedEntry(appendUvarint(b, e.Term), e)
+		f.buf, n = appendSizedEntry(appendUvarint(f.buf, e.Term), e)
 		sizes = append(sizes, uint32(n))
 	}
-	return b, sizes
+	return sizes
 }

@@ -60,7 +60,11 @@ func (wl *workload) step(w *WAL) {
 		n := 1 + r.IntN(8)
 		es := make([]*pb.Entry, n)
 		for k := range es {
-			data := make([]byte, r.IntN(300))
+			size := r.IntN(300)
+			if r.IntN(4) == 0 {
+				size = refMin + r.IntN(refMin) // written by reference (see frame)
+			}
+			data := make([]byte, size)
 			for b := range data {
 				data[b] = byte(r.Uint32())
 			}

@@ -18,6 +18,9 @@ synced Save, so the storagetest suite runs on both.
 Save returns nil only after the update was written and, when MustSync is
 set or the update holds a snapshot, synced with one fdatasync of the active
 segment (a snapshot also costs the sync of its file and of the directory).
+The update is one write: its record is built in a reused buffer, except
+that entry payloads of 4 KiB or more are gathered from the entries where
+they lie (a vectored write, vfs.VectorWriterAt) instead of copied.
 Once Save returned nil for a synced update, that update and every earlier
 one survive a crash. A Save without MustSync is written but may be lost by a
 crash until a later synced Save (raft only leaves MustSync unset when losing

@@ -17,7 +17,9 @@ import (
 // here; TestEntryEncodingMatchesProto checks the bytes agree.
 var entryFields = func() (f struct {
 	term, index, typ, data protowire.Number
-	order                  [4]int // field kinds in ascending number order
+	// The encoded sizes of their tags.
+	termTag, indexTag, typTag, dataTag int
+	order                              [4]int // field kinds in ascending number order
 	// etcd: the numbers are etcd's (type 1, term 2, index 3, data 4), so
 	// appendEntries may write the tags as constants.
 	etcd bool
@@ -27,6 +29,8 @@ var entryFields = func() (f struct {
 	f.index = fd.ByName("index").Number()
 	f.typ = fd.ByName("type").Number()
 	f.data = fd.ByName("data").Number()
+	f.termTag, f.indexTag = protowire.SizeTag(f.term), protowire.SizeTag(f.index)
+	f.typTag, f.dataTag = protowire.SizeTag(f.typ), protowire.SizeTag(f.data)
 	nums := [4]protowire.Number{f.term, f.index, f.typ, f.data}
 	f.order = [4]int{0, 1, 2, 3}
 	for i := 1; i < 4; i++ {
@@ -57,24 +61,33 @@ func putUvarint(b []byte, v uint64) int {
 	return binary.PutUvarint(b, v)
 }
 
-// appendEntriesEtcd appends, for each entry, its term, the length of its
-// encoding and the encoding (exactly proto.Marshal's), with the field tags
-// as constants (entryFields.etcd) into room reserved once per entry: a Save
-// of a thousand small entries spends most of its CPU here. It appends each
-// entry's known encoded size (see knownSize) to sizes.
-func appendEntriesEtcd(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []uint32) {
+// maxEntryPrefix bounds what precedes an entry's payload: its term and
+// length, and the tags and values of its other fields and of the payload's
+// length.
+const maxEntryPrefix = 2*binary.MaxVarintLen64 + 4*(1+binary.MaxVarintLen64)
+
+// appendEntriesEtcd appends to f, for each entry, its term, the length of
+// its encoding and the encoding (exactly proto.Marshal's), with the field
+// tags as constants (entryFields.etcd) into room reserved once per entry: a
+// Save of a thousand small entries spends most of its CPU here. Payloads of
+// refMin bytes or more are referred to, not copied (see frame). It appends
+// each entry's known encoded size (see knownSize) to sizes.
+func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
+	b := f.buf
 	for _, e := range ents {
-		unknown := e.ProtoReflect().GetUnknown()
+		unknown := unknownFields(e)
 		known := knownSize(e)
-		n := known + len(unknown)
-		// term and length prefixes, then the encoding
-		need := 2*binary.MaxVarintLen64 + n
+		copied := len(e.Data) < refMin
+		need := maxEntryPrefix + len(unknown)
+		if copied {
+			need += len(e.Data)
+		}
 		if cap(b)-len(b) < need {
 			b = slices.Grow(b, need)
 		}
 		p := b[len(b) : len(b)+need]
 		k := putUvarint(p, e.Term)
-		k += putUvarint(p[k:], uint64(n))
+		k += putUvarint(p[k:], uint64(known+len(unknown)))
 		if e.Type != 0 {
 			p[k] = etcdTagType
 			k += 1 + putUvarint(p[k+1:], uint64(int64(e.Type)))
@@ -90,20 +103,30 @@ func appendEntriesEtcd(b []byte, ents []*pb.Entry, sizes []uint32) ([]byte, []ui
 		if len(e.Data) != 0 {
 			p[k] = etcdTagData
 			k += 1 + putUvarint(p[k+1:], uint64(len(e.Data)))
-			k += copy(p[k:], e.Data)
+			if copied {
+				k += copy(p[k:], e.Data)
+			} else {
+				f.ref(len(b)+k, e.Data)
+			}
 		}
-		k += copy(p[k:], unknown)
+		if len(unknown) != 0 {
+			k += copy(p[k:], unknown)
+		}
 		b = b[:len(b)+k]
 		sizes = append(sizes, uint32(known))
 	}
-	return b, sizes
+	f.buf = b
+	return sizes
 }
+
+// unknownFields returns e's unknown fields (those a newer version wrote).
+func unknownFields(e *pb.Entry) []byte { return e.ProtoReflect().GetUnknown() }
 
 func varintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 
 // entrySize is proto.Size(e).
 func entrySize(e *pb.Entry) int {
-	return knownSize(e) + len(e.ProtoReflect().GetUnknown())
+	return knownSize(e) + len(unknownFields(e))
 }
 
 // knownSize is the encoded size of e's known fields: proto.Size(e) unless e
@@ -113,16 +136,16 @@ func knownSize(e *pb.Entry) int {
 	f := &entryFields
 	n := 0
 	if e.Term != 0 {
-		n += protowire.SizeTag(f.term) + varintLen(e.Term)
+		n += f.termTag + varintLen(e.Term)
 	}
 	if e.Index != 0 {
-		n += protowire.SizeTag(f.index) + varintLen(e.Index)
+		n += f.indexTag + varintLen(e.Index)
 	}
 	if e.Type != 0 {
-		n += protowire.SizeTag(f.typ) + varintLen(uint64(int64(e.Type)))
+		n += f.typTag + varintLen(uint64(int64(e.Type)))
 	}
 	if len(e.Data) != 0 {
-		n += protowire.SizeTag(f.data) + varintLen(uint64(len(e.Data))) + len(e.Data)
+		n += f.dataTag + varintLen(uint64(len(e.Data))) + len(e.Data)
 	}
 	return n
 }
@@ -130,7 +153,7 @@ func knownSize(e *pb.Entry) int {
 // appendSizedEntry appends the length of proto.Marshal(e) as a uvarint,
 // then the encoding; it returns knownSize(e) too.
 func appendSizedEntry(b []byte, e *pb.Entry) ([]byte, int) {
-	unknown := e.ProtoReflect().GetUnknown()
+	unknown := unknownFields(e)
 	known := knownSize(e)
 	b = protowire.AppendVarint(b, uint64(known+len(unknown)))
 	return append(appendKnown(b, e), unknown...), known
@@ -138,7 +161,7 @@ func appendSizedEntry(b []byte, e *pb.Entry) ([]byte, int) {
 
 // appendEntry appends proto.Marshal(e) to b.
 func appendEntry(b []byte, e *pb.Entry) []byte {
-	return append(appendKnown(b, e), e.ProtoReflect().GetUnknown()...)
+	return append(appendKnown(b, e), unknownFields(e)...)
 }
 
 // appendKnown appends the encoding of e's known fields, in field number

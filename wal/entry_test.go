@@ -60,11 +60,62 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 			}
 			ents[k] = e
 		}
-		prefix := []byte("prefix")
-		got, gotSize := appendEntriesEtcd(append([]byte(nil), prefix...), ents, nil)
-		want, wantSize := appendEntriesGeneric(append([]byte(nil), prefix...), ents, nil)
+		var etcd, generic frame
+		etcd.begin()
+		generic.begin()
+		gotSize := appendEntriesEtcd(&etcd, ents, nil)
+		wantSize := appendEntriesGeneric(&generic, ents, nil)
+		got, want := etcd.bytes(), generic.bytes()
 		if !bytes.Equal(got, want) || !slices.Equal(gotSize, wantSize) {
 			t.Fatalf("round %d: etcd encoder %x (size %d), generic %x (size %d)", round, got, gotSize, want, wantSize)
+		}
+	}
+}
+
+// bytes returns the record's bytes so far, the referred payloads in place
+// (the bytes the write would write, before finish).
+func (f *frame) bytes() []byte {
+	var out []byte
+	from := 0
+	for k, p := range f.refs {
+		out = append(append(out, f.buf[from:f.cuts[k]]...), p...)
+		from = f.cuts[k]
+	}
+	return append(out, f.buf[from:]...)
+}
+
+// TestStoreHardState: storeHardState copies the fields raftpb declares (a
+// field added to HardState fails here until it copies it too) and unknown
+// fields, into the kept message when neither has unknown fields and into a
+// new one otherwise.
+func TestStoreHardState(t *testing.T) {
+	fields := (&pb.HardState{}).ProtoReflect().Descriptor().Fields()
+	var names []string
+	for k := 0; k < fields.Len(); k++ {
+		names = append(names, string(fields.Get(k).Name()))
+	}
+	if !slices.Equal(names, []string{"term", "vote", "commit"}) {
+		t.Fatalf("HardState has fields %v; storeHardState copies term, vote and commit", names)
+	}
+	withUnknown := func() *pb.HardState {
+		hs := &pb.HardState{Term: 1}
+		hs.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
+		return hs
+	}
+	plain := &pb.HardState{Term: 3, Vote: 2, Commit: 1 << 40}
+	for _, tc := range []struct {
+		old, hs *pb.HardState
+		reuse   bool
+	}{
+		{nil, plain, false},
+		{&pb.HardState{Term: 9}, plain, true},
+		{&pb.HardState{Term: 9}, &pb.HardState{}, true},
+		{withUnknown(), plain, false},
+		{&pb.HardState{Term: 9}, withUnknown(), false},
+	} {
+		c := storeHardState(tc.old, tc.hs)
+		if c == tc.hs || !proto.Equal(c, tc.hs) || (c == tc.old) != tc.reuse {
+			t.Errorf("store of %v over %v: %v (reused: %v, want %v)", tc.hs, tc.old, c, c == tc.old, tc.reuse)
 		}
 	}
 }

@@ -101,7 +101,7 @@ type WAL struct {
 	// wmu serializes the writers (Save and everything built on it,
 	// Close). The fields below it are owned by whoever holds it.
 	wmu    sync.Mutex
-	buf    []byte
+	frame  frame    // reused by commit: the record being written
 	sizes  []uint32 // reused by commit: the encoded size of each entry saved
 	active *segment
 	// writeOff is where the next record goes in the active segment.

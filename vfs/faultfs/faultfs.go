@@ -662,6 +662,12 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
+// WriteVAt is WriteAt of the buffers' concatenation: one write operation,
+// as a pwritev(2) is one system call (a crash may tear it like any write).
+func (f *file) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	return f.WriteAt(vfs.Concat(bufs), off)
+}
+
 // store applies a write to what reads see and queues it as unsynced.
 func (f *file) store(p []byte, off int64) {
 	w := write{off: off, data: append([]byte(nil), p...)}

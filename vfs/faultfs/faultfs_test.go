@@ -200,3 +200,29 @@ func TestLock(t *testing.T) {
 		t.Fatalf("Lock created files: %v", names)
 	}
 }
+
+// TestWriteVAtIsOneWrite: a vectored write is one write operation (one
+// crash point, one op for hooks) and stores the concatenation.
+func TestWriteVAtIsOneWrite(t *testing.T) {
+	fs := New()
+	f, err := fs.Create("/d/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := 0
+	fs.SetHook(func(op Op, _ string, _ int) error {
+		if op == OpWrite {
+			writes++
+		}
+		return nil
+	})
+	if n, err := vfs.WriteVAt(f, [][]byte{[]byte("ab"), {}, []byte("cd")}, 1); n != 4 || err != nil {
+		t.Fatalf("WriteVAt: %d, %v", n, err)
+	}
+	if writes != 1 {
+		t.Fatalf("%d write operations, want 1", writes)
+	}
+	if got := content(fs, "/d/f"); got != "\x00abcd" {
+		t.Fatalf("file holds %q", got)
+	}
+}

@@ -195,6 +195,36 @@ func (f *wrappedFile) WriteAt(p []byte, off int64) (int, error) {
 	return m, ferr
 }
 
+// WriteVAt puts the write to the faults as one write of the buffers' total
+// length and passes what is admitted to the real file's vectored write.
+func (f *wrappedFile) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	n, ferr := f.fs.admitWrite(f.name, total)
+	if n == 0 && ferr != nil {
+		return 0, ferr
+	}
+	m, err := vfs.WriteVAt(f.File, prefix(bufs, n), off)
+	if err != nil {
+		return m, err
+	}
+	return m, ferr
+}
+
+// prefix returns the buffers that hold the first n bytes of bufs (the last
+// one cut short; a new list if n ends inside a buffer).
+func prefix(bufs [][]byte, n int) [][]byte {
+	for k, b := range bufs {
+		if n < len(b) {
+			return append(append([][]byte(nil), bufs[:k]...), b[:n])
+		}
+		n -= len(b)
+	}
+	return bufs
+}
+
 func (f *wrappedFile) Sync() error {
 	if err := f.fs.admitSync(f.name); err != nil {
 		return err

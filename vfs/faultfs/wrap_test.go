@@ -69,3 +69,34 @@ func TestWrapSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestWrappedWriteVAt: a vectored write is one write to the faults: the
+// chosen one fails whole, and the byte budget cuts it inside a buffer; what
+// is admitted reaches the real file.
+func TestWrappedWriteVAt(t *testing.T) {
+	dir := t.TempDir()
+	w := Wrap(vfs.Default)
+	f, err := w.Create(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, ok := f.(vfs.VectorWriterAt); !ok {
+		t.Fatal("a wrapped file has no WriteVAt")
+	}
+	w.FailWrite(2)
+	bufs := [][]byte{[]byte("ab"), {}, []byte("cde")}
+	if n, err := vfs.WriteVAt(f, bufs, 0); n != 5 || err != nil {
+		t.Fatalf("first write: %d, %v", n, err)
+	}
+	if n, err := vfs.WriteVAt(f, bufs, 5); n != 0 || !errors.Is(err, ErrInjected) {
+		t.Fatalf("second write: %d, %v; want 0 and ErrInjected", n, err)
+	}
+	w.SetSpace(3)
+	if n, err := vfs.WriteVAt(f, bufs, 5); n != 3 || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write across the budget: %d, %v; want 3 and ENOSPC", n, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); string(got) != "abcdeabc" {
+		t.Fatalf("file holds %q, want %q", got, "abcdeabc")
+	}
+}
