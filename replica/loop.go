@@ -16,9 +16,11 @@ import (
 // inputs.
 func (r *Replica) runLoop() {
 	defer r.wg.Done()
+	// The tick source starts its count before the ticker, so that no fire
+	// comes before a whole interval has elapsed on its clock.
+	ticks := newTickSource(r.cfg.Clock, r.cfg.TickInterval, 3*r.cfg.ElectionTicks)
 	tickc, stopTicker := r.cfg.Clock.NewTicker(r.cfg.TickInterval)
 	defer stopTicker()
-	ticks := newTickSource(r.cfg.Clock, r.cfg.TickInterval, 3*r.cfg.ElectionTicks)
 	for {
 		owed := 0
 		select {
