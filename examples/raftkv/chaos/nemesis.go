@@ -365,8 +365,11 @@ func (r *run) checkStillRunning(ctx context.Context, n *cluster.Node, kind strin
 			kind, n.ID, r.diskStopBound(), strings.Join(wal, ", "), r.describeProgress(ctx, n)))
 		return
 	}
-	r.event(kind, "node %d runs on: the fault never reached its wal (other files refused: %v; %s)",
-		n.ID, other, r.describeProgress(ctx, n))
+	what := "nothing was written"
+	if len(other) > 0 {
+		what = fmt.Sprintf("%d other files refused, the first %s", len(other), other[0])
+	}
+	r.event(kind, "node %d runs on: the fault never reached its wal (%s; %s)", n.ID, what, r.describeProgress(ctx, n))
 }
 
 // diskStopBound: a node whose disk fails must stop within this (it
