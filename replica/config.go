@@ -27,7 +27,12 @@ const (
 	// ReadLeaseBased answers from the leader's lease when it is valid
 	// (raft.ReadOnlyLeaseBased): no message round, but it relies on ticks
 	// coming at the same rate on every node. It requires CheckQuorum,
-	// which the replica always enables.
+	// which the replica always enables. With the real clock the replica
+	// counts ticks from elapsed monotonic time, so a process resumed after
+	// a pause (SIGSTOP, a frozen VM) first counts the ticks it missed and
+	// finds its lease over. What no clock-based lease survives is a pause
+	// longer than one tick between reading the clock and answering, or
+	// tick rates that differ by more than the lease's one-tick margin.
 	ReadLeaseBased
 )
 

@@ -16,22 +16,29 @@ import (
 // inputs.
 func (r *Replica) runLoop() {
 	defer r.wg.Done()
+	// The tick source starts its count before the ticker, so that no fire
+	// comes before a whole interval has elapsed on its clock.
+	ticks := newTickSource(r.cfg.Clock, r.cfg.TickInterval, 3*r.cfg.ElectionTicks)
 	tickc, stopTicker := r.cfg.Clock.NewTicker(r.cfg.TickInterval)
 	defer stopTicker()
 	for {
+		owed := 0
 		select {
 		case <-r.stopc:
 			return
 		case <-tickc:
-			r.rn.Tick()
-			r.reads.tick(r)
-			r.watch.changed = true
+			owed = ticks.fired()
 		case <-r.msgs.wake:
 		case <-r.props.wake:
 			// Let the proposers that are runnable queue theirs too: one
 			// Ready for many proposals is where the throughput comes from.
 			runtime.Gosched()
 		case <-r.calls.wake:
+		}
+		// Before anything is stepped, so that no read is answered from a
+		// lease that elapsed time has already ended.
+		for owed += ticks.owed(); owed > 0; owed-- {
+			r.tick()
 		}
 		r.stepQueued()
 		if err := r.handleReadys(); err != nil {
@@ -43,6 +50,12 @@ func (r *Replica) runLoop() {
 			r.watch.notify()
 		}
 	}
+}
+
+func (r *Replica) tick() {
+	r.rn.Tick()
+	r.reads.tick(r)
+	r.watch.changed = true
 }
 
 func (r *Replica) stepQueued() {

@@ -52,11 +52,20 @@
 //
 // # Handshake
 //
-// The dialer writes a 36-byte hello:
+// The dialer writes a hello of 36 bytes plus its address:
 //
-//	magic "TKRT" | version uint16 | kind uint8 (1 messages, 2 snapshot) | 0 |
-//	cluster ID uint64 | from (dialer's node ID) uint64 |
-//	to (the node ID the dialer means to reach) uint64 | CRC-32C of the above uint32
+//	magic "TKRT" | version uint16 | kind uint8 (1 messages, 2 snapshot) |
+//	address length uint8 | cluster ID uint64 | from (dialer's node ID) uint64 |
+//	to (the node ID the dialer means to reach) uint64 |
+//	address (TCPConfig.AdvertiseAddr, host:port, may be empty) |
+//	CRC-32C of the above uint32
+//
+// The address lets a node answer a peer it does not know yet: a member that
+// has not applied the change that added the new leader, or a node that
+// joined before learning the others' addresses. The acceptor adds such a
+// peer at the address its hello gives; a peer it already knows keeps the
+// address AddPeer gave it. A hello without an address is the protocol's
+// original 36-byte hello, whose byte 7 was a reserved zero.
 //
 // and the acceptor answers with 28 bytes:
 //
@@ -65,8 +74,8 @@
 //
 // The acceptor refuses (a non-zero status, then closes) a hello with another
 // protocol version, another cluster ID, a `to` that is not its own ID (the
-// address now serves another node), an unknown kind, or a `from` that is zero
-// or its own; the dialer refuses a reply whose version, cluster ID or node ID
+// address now serves another node), an unknown kind, a `from` that is zero
+// or its own, or an address that is not host:port; the dialer refuses a reply whose version, cluster ID or node ID
 // is not what it asked for. Either side logs the refusal as an error naming
 // both values and counts it (Stats.HandshakeRejects, per peer and in total).
 // With TLS the handshake runs inside the TLS session, and

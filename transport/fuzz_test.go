@@ -19,6 +19,7 @@ func FuzzFrameDecoder(f *testing.F) {
 	f.Add(appendFrame(appendFrame(nil, frameSnapChunk, []byte("data")), frameSnapEnd, []byte{1, 2, 3, 4}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 0})
 	f.Add(hello{version: 1, kind: 1, cluster: 1, from: 1, to: 2}.marshal())
+	f.Add(hello{version: 1, kind: 1, cluster: 1, from: 1, to: 2, addr: "127.0.0.1:7000"}.marshal())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 1 << 20
 		fr := &frameReader{r: bytes.NewReader(data), max: limit, allowed: allow(frameMsgs, framePing, frameSnapChunk, frameSnapEnd)}
@@ -42,7 +43,11 @@ func FuzzFrameDecoder(f *testing.F) {
 				})
 			}
 		}
-		readHello(bytes.NewReader(data))
+		if h, err := readHello(bytes.NewReader(data)); err == nil {
+			if re := h.marshal(); !bytes.Equal(re, data[:len(re)]) {
+				t.Fatal("a decoded hello does not re-encode to its input")
+			}
+		}
 		readReply(bytes.NewReader(data))
 	})
 }

@@ -23,41 +23,61 @@ const (
 
 // hello is the first thing a dialer writes:
 //
-//	magic "TKRT" | version uint16 | kind uint8 | reserved uint8 |
-//	cluster uint64 | from uint64 | to uint64 | CRC-32C of the preceding 32 bytes uint32
+//	magic "TKRT" | version uint16 | kind uint8 | address length uint8 |
+//	cluster uint64 | from uint64 | to uint64 | address |
+//	CRC-32C of everything before it uint32
 //
-// all big-endian, 36 bytes.
+// all big-endian, 36 bytes plus the address. An empty address makes the
+// 36-byte hello of the first version of this protocol, whose byte 7 was
+// reserved as zero.
 type hello struct {
 	version uint16
 	kind    byte
 	cluster uint64
 	from    uint64 // the dialer's node ID
 	to      uint64 // the node ID the dialer means to reach
+	// addr is where the dialer can be reached (TCPConfig.AdvertiseAddr), so
+	// that a node that does not know it yet can answer; may be empty.
+	addr string
 }
 
-const helloSize = 36
+const (
+	helloFixed   = 32  // the hello up to the address
+	helloSize    = 36  // a hello without an address
+	maxHelloAddr = 255 // the address length must fit in one byte
+)
 
 func (h hello) marshal() []byte {
-	b := make([]byte, helloSize)
+	if len(h.addr) > maxHelloAddr {
+		// TCPConfig validation refuses longer addresses.
+		panic("transport: hello address longer than 255 bytes")
+	}
+	b := make([]byte, helloSize+len(h.addr))
 	copy(b, magic[:])
 	binary.BigEndian.PutUint16(b[4:], h.version)
 	b[6] = h.kind
+	b[7] = byte(len(h.addr))
 	binary.BigEndian.PutUint64(b[8:], h.cluster)
 	binary.BigEndian.PutUint64(b[16:], h.from)
 	binary.BigEndian.PutUint64(b[24:], h.to)
-	binary.BigEndian.PutUint32(b[32:], crc32.Checksum(b[:32], castagnoli))
+	n := helloFixed + copy(b[helloFixed:], h.addr)
+	binary.BigEndian.PutUint32(b[n:], crc32.Checksum(b[:n], castagnoli))
 	return b
 }
 
 func readHello(r io.Reader) (hello, error) {
-	var b [helloSize]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
+	var b [helloSize + maxHelloAddr]byte
+	if _, err := io.ReadFull(r, b[:helloSize]); err != nil {
 		return hello{}, fmt.Errorf("reading hello: %w", err)
 	}
 	if [4]byte(b[:4]) != magic {
 		return hello{}, fmt.Errorf("not a tickraft transport connection (bad magic %q)", b[:4])
 	}
-	if crc32.Checksum(b[:32], castagnoli) != binary.BigEndian.Uint32(b[32:]) {
+	n := helloFixed + int(b[7])
+	if _, err := io.ReadFull(r, b[helloSize:n+4]); err != nil {
+		return hello{}, fmt.Errorf("reading hello: %w", err)
+	}
+	if crc32.Checksum(b[:n], castagnoli) != binary.BigEndian.Uint32(b[n:]) {
 		return hello{}, fmt.Errorf("hello: %w", errBadChecksum)
 	}
 	return hello{
@@ -66,6 +86,7 @@ func readHello(r io.Reader) (hello, error) {
 		cluster: binary.BigEndian.Uint64(b[8:]),
 		from:    binary.BigEndian.Uint64(b[16:]),
 		to:      binary.BigEndian.Uint64(b[24:]),
+		addr:    string(b[helloFixed:n]),
 	}, nil
 }
 
@@ -160,6 +181,8 @@ func (h hello) check(version uint16, cluster, self uint64) (byte, *HandshakeErro
 		return statusBadHello, &HandshakeError{"unknown connection kind", "1 or 2", fmt.Sprint(h.kind)}
 	case h.from == 0 || h.from == self:
 		return statusBadHello, &HandshakeError{"bad sender node ID", fmt.Sprintf("not 0 or %d", self), fmt.Sprint(h.from)}
+	case h.addr != "" && !validAddr(h.addr):
+		return statusBadHello, &HandshakeError{"bad sender address", "host:port", fmt.Sprintf("%q", h.addr)}
 	}
 	return statusOK, nil
 }

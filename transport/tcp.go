@@ -24,6 +24,13 @@ type TCPConfig struct {
 
 	ListenAddr string       // address to listen on (such as "127.0.0.1:0"), unless Listener is set
 	Listener   net.Listener // a listener to accept on instead; Close closes it
+	// AdvertiseAddr is the address peers dial to reach this node (host:port,
+	// at most 255 bytes). Every hello carries it, so a node that does not
+	// know this one yet learns where to answer: a member that has not yet
+	// applied the change that added a new leader, or a node that joined
+	// before it heard of the others. Default: the listener's address, unless
+	// it is a wildcard (0.0.0.0 or ::), in which case nothing is advertised.
+	AdvertiseAddr string
 
 	// TLS, when set, makes every connection TLS, both ways: the config must
 	// hold this node's certificate, the CA to verify peers (RootCAs and
@@ -136,12 +143,18 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		return nil, errors.New("transport: TCPConfig.ID must not be zero")
 	}
 	cfg.setDefaults()
+	if cfg.AdvertiseAddr != "" && !validAddr(cfg.AdvertiseAddr) {
+		return nil, fmt.Errorf("transport: TCPConfig.AdvertiseAddr %q is not a host:port of at most %d bytes", cfg.AdvertiseAddr, maxHelloAddr)
+	}
 	ln := cfg.Listener
 	if ln == nil {
 		var err error
 		if ln, err = net.Listen("tcp", cfg.ListenAddr); err != nil {
 			return nil, fmt.Errorf("transport: %w", err)
 		}
+	}
+	if cfg.AdvertiseAddr == "" {
+		cfg.AdvertiseAddr = defaultAdvertiseAddr(ln.Addr())
 	}
 	return &TCP{
 		cfg:      cfg,
@@ -155,6 +168,24 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		inbound:  map[net.Conn]struct{}{},
 		sending:  map[*snapSend]struct{}{},
 	}, nil
+}
+
+// validAddr reports whether addr is a host:port a hello can carry.
+func validAddr(addr string) bool {
+	if len(addr) > maxHelloAddr {
+		return false
+	}
+	host, port, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && port != "" && port != "0"
+}
+
+// defaultAdvertiseAddr is the listener's address if peers can dial it.
+func defaultAdvertiseAddr(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP == nil || ta.IP.IsUnspecified() || ta.Port == 0 || !validAddr(ta.String()) {
+		return ""
+	}
+	return ta.String()
 }
 
 // Addr is the address the transport listens on.
@@ -231,6 +262,26 @@ func (t *TCP) AddPeer(id uint64, addr string) error {
 		t.startPeer(p)
 	}
 	return nil
+}
+
+// learnPeer adds a peer we did not know from the address in its hello, so
+// that our answers reach it. A known peer keeps the address it was given:
+// AddPeer, driven by the membership, is the authority on addresses.
+func (t *TCP) learnPeer(id uint64, addr string) {
+	if addr == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.peers[id]; ok || t.closed {
+		return
+	}
+	p := newPeer(t, id, addr, t.countersLocked(id))
+	t.peers[id] = p
+	if t.h != nil {
+		t.startPeer(p)
+	}
+	t.log.Info("learned a peer's address from its hello", "peer", id, "addr", addr)
 }
 
 // RemovePeer stops sending to id and closes its outbound connection; messages
@@ -406,7 +457,7 @@ func (t *TCP) dial(ctx context.Context, addr string, to uint64, kind byte) (net.
 			return nil, &HandshakeError{Reason: "peer identity refused: " + err.Error(), Local: fmt.Sprint(to), Remote: addr}
 		}
 	}
-	h := hello{version: ProtocolVersion, kind: kind, cluster: t.cfg.ClusterID, from: t.cfg.ID, to: to}
+	h := hello{version: ProtocolVersion, kind: kind, cluster: t.cfg.ClusterID, from: t.cfg.ID, to: to, addr: t.cfg.AdvertiseAddr}
 	if _, err := conn.Write(h.marshal()); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("writing hello: %w", err)
@@ -526,6 +577,7 @@ func (t *TCP) serveConn(raw net.Conn) {
 		return
 	}
 	conn.SetDeadline(time.Time{})
+	t.learnPeer(h.from, h.addr)
 	c := t.countersFor(h.from)
 	switch h.kind {
 	case kindMessages:

@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ import (
 const (
 	ControlFile = "chaos-disk"    // "sync": fsync fails; "enospc": writes fail; absent: healthy
 	JournalFile = "chaos-journal" // the undo journal
+	// RefusedFile lists, one per line, each path whose write or sync
+	// failed by injection: which of the node's files met the fault.
+	RefusedFile = "chaos-disk-refused"
 )
 
 // Modes of the control file.
@@ -44,6 +48,7 @@ type FS struct {
 	mode    atomic.Value // string
 
 	mu      sync.Mutex
+	refused map[string]bool // paths already listed in RefusedFile
 	journal *os.File
 	pending map[string]int // unsynced records per file
 	open    map[*file]bool
@@ -79,7 +84,7 @@ func New(inner vfs.FS, dir string) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &FS{inner: inner, control: dir + "/" + ControlFile, journal: j, pending: map[string]int{}, open: map[*file]bool{}}
+	fs := &FS{inner: inner, control: dir + "/" + ControlFile, journal: j, pending: map[string]int{}, open: map[*file]bool{}, refused: map[string]bool{}}
 	fs.mode.Store("")
 	fs.poll()
 	go func() {
@@ -96,6 +101,31 @@ func (fs *FS) poll() {
 }
 
 func (fs *FS) failing(mode string) bool { return fs.mode.Load().(string) == mode }
+
+// refuse records that path met an injected fault and returns err.
+func (fs *FS) refuse(path string, err error) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if !fs.refused[path] {
+		fs.refused[path] = true
+		f, ferr := os.OpenFile(filepath.Join(filepath.Dir(fs.control), RefusedFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if ferr == nil {
+			fmt.Fprintln(f, path)
+			f.Close()
+		}
+	}
+	return err
+}
+
+// Refused returns the paths under dir that met an injected fault since the
+// node started (RefusedFile; a restart on a healthy disk keeps the list).
+func Refused(dir string) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, RefusedFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return strings.Fields(string(b)), err
+}
 
 // Journal records: kind byte, name, then for a write: offset, old size,
 // old bytes; sync and rename carry names only.
@@ -187,7 +217,7 @@ func (fs *FS) Lock(name string) (io.Closer, error) { return fs.inner.Lock(name) 
 // SyncDir implements vfs.FS (it fails with fsync).
 func (fs *FS) SyncDir(dir string) error {
 	if fs.failing(ModeSync) {
-		return &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO}
+		return fs.refuse(dir, &os.PathError{Op: "fsync", Path: dir, Err: syscall.EIO})
 	}
 	return fs.inner.SyncDir(dir)
 }
@@ -218,7 +248,7 @@ func (f *file) Write(p []byte) (int, error) {
 
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if f.fs.failing(ModeENOSPC) {
-		return 0, &os.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+		return 0, f.fs.refuse(f.name, &os.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC})
 	}
 	st, err := f.File.Stat()
 	if err != nil {
@@ -244,7 +274,7 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 
 func (f *file) Sync() error {
 	if f.fs.failing(ModeSync) {
-		return &os.PathError{Op: "fsync", Path: f.name, Err: syscall.EIO}
+		return f.fs.refuse(f.name, &os.PathError{Op: "fsync", Path: f.name, Err: syscall.EIO})
 	}
 	f.fs.mu.Lock()
 	if f.fs.lazy {

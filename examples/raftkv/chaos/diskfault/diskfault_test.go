@@ -108,3 +108,27 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition never held")
 }
+
+// Each path that met an injected fault is listed once, so the nemesis can
+// tell a node whose wal failed (it must stop) from one whose fault only
+// hit a snapshot it was receiving.
+func TestRefusedListsFaultedPaths(t *testing.T) {
+	dir := t.TempDir()
+	fs, _ := New(vfs.Default, dir)
+	walFile, _ := fs.Create(filepath.Join(dir, "wal-seg"))
+	snapFile, _ := fs.Create(filepath.Join(dir, "snap-tmp"))
+	if got, err := Refused(dir); err != nil || len(got) != 0 {
+		t.Fatalf("healthy disk: refused %v, %v", got, err)
+	}
+	os.WriteFile(filepath.Join(dir, ControlFile), []byte(ModeENOSPC), 0o644)
+	waitFor(t, func() bool { _, err := snapFile.WriteAt([]byte("x"), 0); return errors.Is(err, syscall.ENOSPC) })
+	snapFile.WriteAt([]byte("x"), 0)
+	if got, _ := Refused(dir); len(got) != 1 || got[0] != filepath.Join(dir, "snap-tmp") {
+		t.Fatalf("after a refused snapshot write: %v, want only the snapshot file once", got)
+	}
+	os.WriteFile(filepath.Join(dir, ControlFile), []byte(ModeSync), 0o644)
+	waitFor(t, func() bool { return errors.Is(walFile.Sync(), syscall.EIO) })
+	if got, _ := Refused(dir); len(got) != 2 || got[1] != filepath.Join(dir, "wal-seg") {
+		t.Fatalf("after a refused wal sync: %v, want the wal file listed too", got)
+	}
+}
