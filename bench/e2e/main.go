@@ -47,7 +47,7 @@ type config struct {
 func main() {
 	var c config
 	var systems, clients, values, rArgs, eArgs string
-	flag.StringVar(&systems, "systems", "raftkv,etcd", "systems to measure, in the order of the first round")
+	flag.StringVar(&systems, "systems", "raftkv,etcd", "systems to measure, in the order of the first round: raftkv (its binary client protocol), raftkv-http (its HTTP API), etcd")
 	flag.StringVar(&clients, "clients", "1,16,64,256", "concurrent clients")
 	flag.StringVar(&values, "values", "16,1024", "value sizes in bytes")
 	flag.IntVar(&c.getConc, "get-clients", 64, "concurrency of the linearizable get workload (0: none)")
@@ -60,7 +60,7 @@ func main() {
 	flag.StringVar(&rArgs, "raftkv-args", "", "extra raftkv flags, space-separated")
 	flag.StringVar(&eArgs, "etcd-args", "", "extra etcd flags, space-separated")
 	flag.IntVar(&c.keys, "keys", 1_000_000, "key space (16-byte keys drawn uniformly)")
-	flag.IntVar(&c.maxConns, "conns", 16, "client objects (connections) shared by the workers, at most one per worker")
+	flag.IntVar(&c.maxConns, "conns", 16, "client objects shared by the workers, at most one per worker (raftkv binary and etcd: one multiplexed connection each)")
 	flag.StringVar(&c.pprofDir, "pprof-dir", "", "start raftkv with -pprof and save the leader's CPU profile of each measured window here")
 	flag.Parse()
 	c.systems = strings.Split(systems, ",")
@@ -74,6 +74,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// isRaftkv names the raftkv systems (by client protocol).
+func isRaftkv(name string) bool { return name == "raftkv" || name == "raftkv-http" }
 
 func ints(s string) []int {
 	var out []int
@@ -112,6 +115,7 @@ type result struct {
 	errs      int
 	cpuPerOp  []time.Duration // per member (leader first)
 	fsyncPer  []float64       // wal fsyncs per op, per member (leader first)
+	sysPerOp  float64         // the leader's read and write syscalls per op
 	otherCPU  float64         // cores used by other processes during the run
 	loadgenCP float64         // cores used by this generator
 }
@@ -126,7 +130,7 @@ func run(c config) error {
 		defer os.RemoveAll(d)
 		c.dir = d
 	}
-	if slices.Contains(c.systems, "raftkv") && c.raftkvBin == "" {
+	if slices.ContainsFunc(c.systems, isRaftkv) && c.raftkvBin == "" {
 		c.raftkvBin = filepath.Join(c.dir, "raftkv")
 		cmd := exec.Command("go", "build", "-o", c.raftkvBin, "./cmd/raftkv")
 		cmd.Dir = filepath.Join("..", "..", "examples", "raftkv")
@@ -163,8 +167,8 @@ func run(c config) error {
 				return err
 			}
 			var s *system
-			if name == "raftkv" {
-				s, err = startRaftkv(ctx, c.raftkvBin, dir, c.raftkvArg)
+			if isRaftkv(name) {
+				s, err = startRaftkv(ctx, c.raftkvBin, dir, c.raftkvArg, name == "raftkv")
 			} else {
 				s, err = startEtcd(ctx, c.etcdBin, dir, c.etcdArg)
 			}
@@ -278,6 +282,7 @@ func measure(ctx context.Context, s *system, w workload, c config) (result, erro
 		r.cpuPerOp = append(r.cpuPerOp, time.Duration(float64(d)/ops))
 		r.fsyncPer = append(r.fsyncPer, (after.fsyncs[i]-before.fsyncs[i])/ops)
 	}
+	r.sysPerOp = float64(after.leaderSys-before.leaderSys) / ops
 	self := after.self - before.self
 	r.loadgenCP = self.Seconds() / elapsed.Seconds()
 	r.otherCPU = (after.machine - before.machine - servers - self).Seconds() / elapsed.Seconds()
@@ -289,6 +294,9 @@ type counters struct {
 	fsyncs  []float64
 	self    time.Duration
 	machine time.Duration
+	// leaderSys counts the leader's read and write syscalls (sockets and
+	// files; not fsync).
+	leaderSys uint64
 }
 
 func snapshot(s *system) (counters, error) {
@@ -304,6 +312,9 @@ func snapshot(s *system) (counters, error) {
 			return c, err
 		}
 		c.cpu, c.fsyncs = append(c.cpu, cpu), append(c.fsyncs, f)
+	}
+	if c.leaderSys, err = procSyscalls(s.pids[s.leader]); err != nil {
+		return c, err
 	}
 	if c.self, err = procCPU(os.Getpid()); err != nil {
 		return c, err
@@ -357,7 +368,7 @@ func fsyncLatency(dir string, n int) (time.Duration, error) {
 // window into c.pprofDir (when set); the channel reports the outcome.
 func startProfile(s *system, w workload, c config) <-chan error {
 	done := make(chan error, 1)
-	if c.pprofDir == "" || s.name != "raftkv" {
+	if c.pprofDir == "" || !isRaftkv(s.name) {
 		done <- nil
 		return done
 	}
@@ -374,7 +385,7 @@ func startProfile(s *system, w workload, c config) <-chan error {
 			done <- fmt.Errorf("%s: %s", url, resp.Status)
 			return
 		}
-		f, err := os.Create(filepath.Join(c.pprofDir, fmt.Sprintf("raftkv-%v-%d.pb.gz", w, time.Now().Unix())))
+		f, err := os.Create(filepath.Join(c.pprofDir, fmt.Sprintf("%s-%v-%d.pb.gz", s.name, w, time.Now().Unix())))
 		if err != nil {
 			done <- err
 			return

@@ -46,6 +46,37 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(sum) * time.Second / clockTicks, nil
 }
 
+// procSyscalls returns a process's read and write syscalls (syscr plus
+// syscw of /proc/<pid>/io).
+func procSyscalls(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseIOSyscalls(string(b))
+}
+
+func parseIOSyscalls(io string) (uint64, error) {
+	var sum uint64
+	found := 0
+	for _, line := range strings.Split(io, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "syscr" && k != "syscw") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc io %s: %w", k, err)
+		}
+		sum += n
+		found++
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("/proc io: syscr or syscw missing")
+	}
+	return sum, nil
+}
+
 // machineCPU returns the busy CPU time of the whole machine (all fields of
 // the cpu line of /proc/stat but idle and iowait).
 func machineCPU() (time.Duration, error) {

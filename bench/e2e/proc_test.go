@@ -35,3 +35,13 @@ etcd_disk_wal_fsync_duration_seconds_count_other 7
 		t.Fatal("missing sample found")
 	}
 }
+
+func TestParseIOSyscalls(t *testing.T) {
+	n, err := parseIOSyscalls("rchar: 10\nwchar: 20\nsyscr: 7\nsyscw: 5\nread_bytes: 0\n")
+	if err != nil || n != 12 {
+		t.Fatalf("got %d, %v; want 12", n, err)
+	}
+	if _, err := parseIOSyscalls("rchar: 10\nsyscr: 7\n"); err == nil {
+		t.Fatal("a missing syscw was accepted")
+	}
+}

@@ -18,7 +18,8 @@ func TestSmoke(t *testing.T) {
 		starters["etcd"] = func(ctx context.Context, dir string) (*system, error) { return startEtcd(ctx, bin, dir, nil) }
 	}
 	if bin := os.Getenv("RAFTKV_BIN"); bin != "" {
-		starters["raftkv"] = func(ctx context.Context, dir string) (*system, error) { return startRaftkv(ctx, bin, dir, nil) }
+		starters["raftkv"] = func(ctx context.Context, dir string) (*system, error) { return startRaftkv(ctx, bin, dir, nil, true) }
+		starters["raftkv-http"] = func(ctx context.Context, dir string) (*system, error) { return startRaftkv(ctx, bin, dir, nil, false) }
 	}
 	if len(starters) == 0 {
 		t.Skip("neither etcd on $PATH nor $RAFTKV_BIN set")

@@ -63,26 +63,31 @@ func startProc(dir, name string, bin string, args ...string) (*exec.Cmd, error) 
 }
 
 // startRaftkv starts three raftkv processes with wal fsync on and the
-// pebble state machine, and bootstraps them into one cluster.
-func startRaftkv(ctx context.Context, bin, dir string, extra []string) (*system, error) {
-	s := &system{name: "raftkv", fsyncKey: "etcd_disk_wal_fsync_duration_seconds_count"}
+// pebble state machine, and bootstraps them into one cluster. Its clients
+// use the binary client protocol when binaryProto is set, else the HTTP
+// API.
+func startRaftkv(ctx context.Context, bin, dir string, extra []string, binaryProto bool) (*system, error) {
+	s := &system{name: "raftkv-http", fsyncKey: "etcd_disk_wal_fsync_duration_seconds_count"}
+	if binaryProto {
+		s.name = "raftkv"
+	}
 	var apis []string
-	type node struct{ raft, api string }
+	type node struct{ raft, api, client string }
 	var nodes []node
 	for range 3 {
-		r, err := freeAddr()
-		if err != nil {
-			return nil, err
+		var addrs [3]string
+		for i := range addrs {
+			a, err := freeAddr()
+			if err != nil {
+				return nil, err
+			}
+			addrs[i] = a
 		}
-		a, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		nodes = append(nodes, node{r, a})
-		apis = append(apis, a)
+		nodes = append(nodes, node{addrs[0], addrs[1], addrs[2]})
+		apis = append(apis, addrs[1])
 	}
 	for i, n := range nodes {
-		args := append([]string{"-id", fmt.Sprint(i + 1), "-raft-addr", n.raft, "-api-addr", n.api,
+		args := append([]string{"-id", fmt.Sprint(i + 1), "-raft-addr", n.raft, "-api-addr", n.api, "-client-addr", n.client,
 			"-data-dir", filepath.Join(dir, fmt.Sprintf("raftkv%d", i+1)), "-sm", "pebble", "-log-level", "warn"}, extra...)
 		cmd, err := startProc(dir, fmt.Sprintf("raftkv%d", i+1), bin, args...)
 		if err != nil {
@@ -99,8 +104,12 @@ func startRaftkv(ctx context.Context, bin, dir string, extra []string) (*system,
 	}
 	s.leader = 0
 	leader := apis[0]
+	opts := client.Options{}
+	if binaryProto {
+		opts.ClientAddrs = []string{nodes[0].client}
+	}
 	s.newCl = func() (kvClient, error) {
-		return raftkvClient{client.New([]string{leader}, client.Options{})}, nil
+		return raftkvClient{client.New([]string{leader}, opts)}, nil
 	}
 	return s, nil
 }

@@ -36,6 +36,7 @@ type summary struct {
 	p50, p99, p999  time.Duration
 	cpu             []time.Duration // per member, leader first
 	fsyncs          []float64
+	sys             float64 // the leader's read+write syscalls per op
 	other, loadgen  float64
 	disturbed, runs int
 	errs            int
@@ -52,6 +53,7 @@ func summarize(rs []result) summary {
 		s.cpu = append(s.cpu, median(col(rs, func(r result) time.Duration { return r.cpuPerOp[m] })))
 		s.fsyncs = append(s.fsyncs, median(col(rs, func(r result) float64 { return r.fsyncPer[m] })))
 	}
+	s.sys = median(col(rs, func(r result) float64 { return r.sysPerOp }))
 	s.other = median(col(rs, func(r result) float64 { return r.otherCPU }))
 	s.loadgen = median(col(rs, func(r result) float64 { return r.loadgenCP }))
 	for _, r := range rs {
@@ -95,8 +97,8 @@ func printTable(w io.Writer, c config, wls []workload, res map[string]map[string
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), c.runs, c.duration, c.warmup)
 	fmt.Fprintf(w, "# disk synchronous-commit limit (4 KiB write + fdatasync, median, in %s): %s ms = %.0f commits/s\n\n",
 		c.dir, ms(disk), float64(time.Second)/float64(disk))
-	fmt.Fprintln(w, "| workload | system | ops/s (min-max) | p50 ms | p99 ms | p99.9 ms | CPU s per 1k ops L/F/F | wal fsyncs per op L/F/F | other CPU (cores) | disturbed runs | errors |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| workload | system | ops/s (min-max) | p50 ms | p99 ms | p99.9 ms | CPU s per 1k ops L/F/F | wal fsyncs per op L/F/F | leader r+w syscalls per op | other CPU (cores) | disturbed runs | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, wl := range wls {
 		for _, name := range c.systems {
 			rs := res[name][wl.String()]
@@ -104,27 +106,36 @@ func printTable(w io.Writer, c config, wls []workload, res map[string]map[string
 				continue
 			}
 			s := summarize(rs)
-			fmt.Fprintf(w, "| %v | %s | %.0f (%.0f-%.0f) | %s | %s | %s | %s | %s | %.2f | %d/%d | %d |\n",
+			fmt.Fprintf(w, "| %v | %s | %.0f (%.0f-%.0f) | %s | %s | %s | %s | %s | %.2f | %.2f | %d/%d | %d |\n",
 				wl, name, s.ops, s.lo, s.hi, ms(s.p50), ms(s.p99), ms(s.p999), cpuCell(s.cpu), fsyncCell(s.fsyncs),
-				s.other, s.disturbed, s.runs, s.errs)
+				s.sys, s.other, s.disturbed, s.runs, s.errs)
 		}
 	}
-	if len(res["raftkv"]) == 0 || len(res["etcd"]) == 0 {
+	for _, name := range c.systems {
+		if isRaftkv(name) {
+			printRatios(w, name, wls, res, disk)
+		}
+	}
+}
+
+// printRatios compares a raftkv system with etcd.
+func printRatios(w io.Writer, name string, wls []workload, res map[string]map[string][]result, disk time.Duration) {
+	if rs := res[name][workload{clients: 1, value: 16}.String()]; len(rs) > 0 {
+		s := summarize(rs)
+		fmt.Fprintf(w, "\n%s put16-c1 p50 / disk commit limit: %.2fx (target <= 1.5x)\n", name, float64(s.p50)/float64(disk))
+	}
+	if len(res[name]) == 0 || len(res["etcd"]) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\n| workload | raftkv/etcd ops/s | p99 raftkv/etcd | CPU per op raftkv/etcd |")
+	fmt.Fprintf(w, "\n| workload | %[1]s/etcd ops/s | p99 %[1]s/etcd | CPU per op %[1]s/etcd |\n", name)
 	fmt.Fprintln(w, "|---|---|---|---|")
 	for _, wl := range wls {
-		a, b := res["raftkv"][wl.String()], res["etcd"][wl.String()]
+		a, b := res[name][wl.String()], res["etcd"][wl.String()]
 		if len(a) == 0 || len(b) == 0 {
 			continue
 		}
 		sa, sb := summarize(a), summarize(b)
 		fmt.Fprintf(w, "| %v | %.2fx | %.2f | %.2f |\n", wl, sa.ops/sb.ops,
 			float64(sa.p99)/float64(sb.p99), float64(sa.totalCPU())/float64(sb.totalCPU()))
-	}
-	if rs := res["raftkv"][workload{clients: 1, value: 16}.String()]; len(rs) > 0 {
-		s := summarize(rs)
-		fmt.Fprintf(w, "\nraftkv put16-c1 p50 / disk commit limit: %.2fx (target <= 1.5x)\n", float64(s.p50)/float64(disk))
 	}
 }

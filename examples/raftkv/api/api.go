@@ -26,6 +26,8 @@ const (
 	CodeStopped         = "stopped"
 	CodeNotMember       = "not_member"
 	CodeInternal        = "internal"
+	// CodeTooManyConns: the binary client protocol refused a connection.
+	CodeTooManyConns = "too_many_connections"
 )
 
 // Error is the body of every error response.
@@ -35,6 +37,9 @@ type Error struct {
 	// LeaderID and LeaderAPI name the leader for not_leader (when known).
 	LeaderID  uint64 `json:"leader_id,omitempty"`
 	LeaderAPI string `json:"leader_api,omitempty"`
+	// LeaderClient is the leader's binary client protocol address (when
+	// it serves one).
+	LeaderClient string `json:"leader_client,omitempty"`
 	// Version is the key's current version for version_mismatch and
 	// exists.
 	Version uint64 `json:"version,omitempty"`
@@ -146,10 +151,12 @@ type MemberStatus struct {
 	Role     string `json:"role,omitempty"` // voter or learner
 	RaftAddr string `json:"raft_addr"`
 	APIAddr  string `json:"api_addr"`
-	Match    uint64 `json:"match,omitempty"`
-	Next     uint64 `json:"next,omitempty"`
-	Lag      uint64 `json:"lag"`
-	State    string `json:"state,omitempty"`
+	// ClientAddr is the binary client protocol address (when served).
+	ClientAddr string `json:"client_addr,omitempty"`
+	Match      uint64 `json:"match,omitempty"`
+	Next       uint64 `json:"next,omitempty"`
+	Lag        uint64 `json:"lag"`
+	State      string `json:"state,omitempty"`
 }
 
 // SMStatus describes the state machine.

@@ -1,7 +1,8 @@
-// Package client is the Go client of raftkv: it finds the leader (following
-// not_leader answers), retries writes through leader changes and dead
-// nodes within the caller's deadline, and makes retried writes
-// exactly-once with a client session (Raft thesis §6.3).
+// Package client is the Go client of raftkv, over its HTTP API or its
+// binary client protocol: it finds the leader (following not_leader
+// answers), retries writes through leader changes and dead nodes within
+// the caller's deadline, and makes retried writes exactly-once with a
+// client session (Raft thesis §6.3).
 package client
 
 import (
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/api"
+	"github.com/tickraft/raft/examples/raftkv/wire"
 )
 
 // Options configure a Client.
@@ -35,6 +37,14 @@ type Options struct {
 	// DefaultTimeout applies to calls whose context has no deadline
 	// (default 10s).
 	DefaultTimeout time.Duration
+	// ClientAddrs, when set, are the nodes' binary client protocol
+	// addresses (their -client-addr): key operations and session
+	// registration use that protocol, many calls at once over each
+	// connection; admin calls and Status stay on the HTTP API (endpoints).
+	ClientAddrs []string
+	// ConnsPerNode is the number of binary protocol connections per node
+	// (default 1).
+	ConnsPerNode int
 }
 
 // Client talks to a raftkv cluster. It is safe for concurrent use; its
@@ -45,8 +55,13 @@ type Client struct {
 	http      *http.Client
 	scheme    string
 
-	mu     sync.Mutex
-	leader string // the endpoint to try first
+	// bin is the binary protocol's connections (nil without
+	// Options.ClientAddrs).
+	bin *binPool
+
+	mu        sync.Mutex
+	leader    string // the endpoint to try first
+	binLeader string // the client address to try first
 
 	sessMu      sync.Mutex
 	clientID    uint64
@@ -80,11 +95,21 @@ func New(endpoints []string, opts Options) *Client {
 	if len(endpoints) > 0 {
 		c.leader = endpoints[0]
 	}
+	if len(opts.ClientAddrs) > 0 {
+		c.opts.ClientAddrs = slices.Clone(opts.ClientAddrs)
+		c.bin, c.binLeader = newBinPool(opts), opts.ClientAddrs[0]
+	}
 	return c
 }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close releases idle connections (and closes the binary protocol's: its
+// calls in flight fail).
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+	if c.bin != nil {
+		c.bin.close()
+	}
+}
 
 // Code returns err's API error code ("" if it is not an API error).
 func Code(err error) string {
@@ -111,6 +136,8 @@ type call struct {
 	// uncertain is set when an attempt failed without saying whether the
 	// write was applied.
 	uncertain bool
+	// bin: over the binary protocol (targets are client addresses).
+	bin bool
 }
 
 // retryable says whether an error may go to another node, and whether the
@@ -131,25 +158,33 @@ func retryable(err error) (retry, notApplied bool) {
 }
 
 func (c *Client) do(ctx context.Context, cl *call, out any) error {
+	var body []byte
+	if cl.body != nil {
+		body, _ = json.Marshal(cl.body)
+	}
+	return c.retry(ctx, cl, func(ctx context.Context, target string) error {
+		return c.once(ctx, target, cl, body, out)
+	})
+}
+
+// retry runs attempts of cl until one succeeds, following the leader,
+// within ctx (DefaultTimeout when it has no deadline).
+func (c *Client) retry(ctx context.Context, cl *call, try func(ctx context.Context, target string) error) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.DefaultTimeout)
 		defer cancel()
 	}
-	var body []byte
-	if cl.body != nil {
-		body, _ = json.Marshal(cl.body)
-	}
 	target := cl.node
 	var last error
 	for attempt := 0; ; attempt++ {
 		if target == "" {
-			target = c.pick(attempt)
+			target = c.pick(attempt, cl.bin)
 		}
-		err := c.once(ctx, target, cl, body, out)
+		err := try(ctx, target)
 		if err == nil {
 			if cl.node == "" {
-				c.setLeader(target)
+				c.setLeader(target, cl.bin)
 			}
 			return nil
 		}
@@ -158,17 +193,23 @@ func (c *Client) do(ctx context.Context, cl *call, out any) error {
 		if !notApplied && Code(err) != api.CodeSessionExpired {
 			cl.uncertain = true
 		}
-		if !retry || cl.node != "" || (cl.write && !cl.session && !notApplied) {
+		if !retry || cl.node != "" || (cl.write && !cl.session && !notApplied) || errors.Is(err, errClosed) {
 			return err
 		}
 		var e *Error
 		next := ""
-		if errors.As(err, &e) && e.Code == api.CodeNotLeader && e.LeaderAPI != "" {
+		if errors.As(err, &e) && e.Code == api.CodeNotLeader {
 			next = e.LeaderAPI // straight there, no wait
-		} else if err := sleep(ctx, backoff(attempt)); err != nil {
-			return fmt.Errorf("%w (last error: %v)", err, last)
+			if cl.bin {
+				next = e.LeaderClient
+			}
 		}
-		c.setLeader(next)
+		if next == "" {
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return fmt.Errorf("%w (last error: %v)", err, last)
+			}
+		}
+		c.setLeader(next, cl.bin)
 		target = next
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
@@ -191,19 +232,30 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pick returns the leader guess, or rotates through the endpoints.
-func (c *Client) pick(attempt int) string {
+// pick returns the leader guess, or rotates through the endpoints (the
+// client addresses for bin).
+func (c *Client) pick(attempt int, bin bool) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if bin {
+		if c.binLeader != "" {
+			return c.binLeader
+		}
+		return c.opts.ClientAddrs[attempt%len(c.opts.ClientAddrs)]
+	}
 	if c.leader != "" {
 		return c.leader
 	}
 	return c.endpoints[attempt%len(c.endpoints)]
 }
 
-func (c *Client) setLeader(addr string) {
+func (c *Client) setLeader(addr string, bin bool) {
 	c.mu.Lock()
-	c.leader = addr
+	if bin {
+		c.binLeader = addr
+	} else {
+		c.leader = addr
+	}
 	c.mu.Unlock()
 }
 
@@ -257,11 +309,11 @@ func (c *Client) session(ctx context.Context) (id, seq, ackBelow uint64, err err
 	c.sessMu.Lock()
 	defer c.sessMu.Unlock()
 	if c.clientID == 0 {
-		var r api.RegisterResponse
-		if err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/sessions"}, &r); err != nil {
+		id, err := c.register(ctx)
+		if err != nil {
 			return 0, 0, 0, fmt.Errorf("raftkv: registering a session: %w", err)
 		}
-		c.clientID, c.nextSeq = r.ClientID, 1
+		c.clientID, c.nextSeq = id, 1
 	}
 	seq = c.nextSeq
 	c.nextSeq++
@@ -271,6 +323,21 @@ func (c *Client) session(ctx context.Context) (id, seq, ackBelow uint64, err err
 		ackBelow = min(ackBelow, s)
 	}
 	return c.clientID, seq, ackBelow, nil
+}
+
+// register opens a session (retried as a read: a duplicate only leaves
+// an unused session).
+func (c *Client) register(ctx context.Context) (uint64, error) {
+	if c.bin != nil {
+		resp, err := c.doBin(ctx, &call{}, &wire.Request{Op: wire.OpRegister})
+		if err != nil {
+			return 0, err
+		}
+		return resp.Version, nil
+	}
+	var r api.RegisterResponse
+	err := c.do(ctx, &call{method: http.MethodPost, path: "/v1/sessions"}, &r)
+	return r.ClientID, err
 }
 
 // done marks a seq answered; on an expired session the next write
@@ -291,7 +358,7 @@ func (c *Client) done(id, seq uint64, expired bool) {
 func (c *Client) write(ctx context.Context, req api.WriteRequest) (api.WriteResponse, error) {
 	var out api.WriteResponse
 	if c.opts.NoSession {
-		return out, c.do(ctx, &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true}, &out)
+		return c.send(ctx, &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true}, req)
 	}
 	for first := true; ; first = false {
 		var err error
@@ -300,7 +367,7 @@ func (c *Client) write(ctx context.Context, req api.WriteRequest) (api.WriteResp
 			return out, err
 		}
 		cl := &call{method: http.MethodPost, path: "/v1/kv", body: &req, write: true, session: true}
-		err = c.do(ctx, cl, &out)
+		out, err = c.send(ctx, cl, req)
 		expired := Code(err) == api.CodeSessionExpired
 		c.done(req.ClientID, req.Seq, expired)
 		if !expired {
@@ -317,6 +384,24 @@ func (c *Client) write(ctx context.Context, req api.WriteRequest) (api.WriteResp
 		// Every attempt was refused or never applied: nothing was;
 		// once more with a new session.
 	}
+}
+
+// send sends a write over the binary protocol or HTTP.
+func (c *Client) send(ctx context.Context, cl *call, req api.WriteRequest) (api.WriteResponse, error) {
+	var out api.WriteResponse
+	if c.bin == nil {
+		err := c.do(ctx, cl, &out)
+		return out, err
+	}
+	breq, err := toBinWrite(req)
+	if err != nil {
+		return out, err
+	}
+	resp, err := c.doBin(ctx, cl, breq)
+	if err != nil {
+		return out, err
+	}
+	return api.WriteResponse{Op: req.Op, Key: req.Key, Version: resp.Version, Existed: resp.Existed}, nil
 }
 
 // Put sets key to value and returns its new version.
@@ -349,6 +434,9 @@ type Consistency string
 
 // Get reads a key (not found: an error with IsNotFound).
 func (c *Client) Get(ctx context.Context, key string, cons Consistency) (api.GetResponse, error) {
+	if c.bin != nil {
+		return c.getBin(ctx, key, cons)
+	}
 	var out api.GetResponse
 	q := url.Values{}
 	if cons != "" {
@@ -372,6 +460,9 @@ type ScanOptions struct {
 
 // Scan reads keys in order.
 func (c *Client) Scan(ctx context.Context, o ScanOptions) (api.ScanResponse, error) {
+	if c.bin != nil {
+		return c.scanBin(ctx, o)
+	}
 	q := url.Values{}
 	for k, v := range map[string]string{"prefix": o.Prefix, "start": o.Start, "end": o.End, "consistency": string(o.Consistency)} {
 		if v != "" {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,17 +16,29 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tickraft/raft/examples/raftkv/client"
+	"github.com/tickraft/raft/examples/raftkv/internal/cluster"
 )
 
 // TestTLS: nodes started with -tls-cert/-tls-key/-tls-ca talk mutual TLS
 // on the transport and HTTPS on the API (forwarding and joining included);
-// a client without the CA's trust is refused.
+// a client without the CA's trust is refused. The binary client protocol
+// is served over TLS too, and a follower forwards its writes.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	clientTLS := writeCerts(t, dir)
 	c := newCluster(t, "memory", 3, "-tls-cert", filepath.Join(dir, "node.pem"), "-tls-key", filepath.Join(dir, "node-key.pem"),
 		"-tls-ca", filepath.Join(dir, "ca.pem"), "-forward")
 	c.TLS = clientTLS
+	clientAddrs := map[uint64]string{}
+	for _, n := range c.Nodes() {
+		a, err := cluster.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Args, clientAddrs[n.ID] = append(n.Args, "-client-addr", a), a
+	}
 	x := ctx(t)
 	if err := c.Bootstrap(x); err != nil {
 		t.Fatal(err)
@@ -47,6 +60,24 @@ func TestTLS(t *testing.T) {
 	if resp, err := anon.Get("https://" + c.Node(1).APIAddr + "/v1/admin/status"); err == nil {
 		resp.Body.Close()
 		t.Fatal("HTTPS without a client certificate was served")
+	}
+
+	// The binary protocol, through node 2 only (a follower: it forwards).
+	bin := client.New(c.Endpoints(), client.Options{TLS: clientTLS, ClientAddrs: []string{clientAddrs[2]}})
+	defer bin.Close()
+	v, err := bin.Put(x, "k1", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := bin.Get(x, "k1", "linearizable"); err != nil || g.Value != "v1" || g.Version != v {
+		t.Fatalf("get over TLS: %+v, %v", g, err)
+	}
+	plain := client.New(c.Endpoints(), client.Options{ClientAddrs: []string{clientAddrs[2]}, AttemptTimeout: time.Second})
+	defer plain.Close()
+	pctx, cancel := context.WithTimeout(x, 3*time.Second)
+	defer cancel()
+	if _, err := plain.Get(pctx, "k1", "stale"); err == nil {
+		t.Fatal("the binary protocol served a client without TLS")
 	}
 }
 

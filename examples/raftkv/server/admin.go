@@ -237,7 +237,8 @@ func (s *Server) Status(ctx context.Context) api.Status {
 	if err == nil {
 		add := func(list []replica.Member, role string) {
 			for _, mem := range list {
-				e := api.MemberStatus{ID: mem.ID, Role: role, RaftAddr: mem.Addr, APIAddr: nodes[mem.ID]}
+				e := api.MemberStatus{ID: mem.ID, Role: role, RaftAddr: mem.Addr}
+				e.APIAddr, e.ClientAddr = splitNodeRecord(nodes[mem.ID])
 				if p, ok := m.Peers[mem.ID]; ok {
 					e.Match, e.Next, e.Lag, e.State = p.Match, p.Next, p.Lag, p.State
 				}
@@ -250,7 +251,8 @@ func (s *Server) Status(ctx context.Context) api.Status {
 	}
 	if m.Leader != 0 {
 		l := rep.Leader()
-		st.Leader = &api.MemberStatus{ID: m.Leader, RaftAddr: l.Addr, APIAddr: nodes[m.Leader]}
+		st.Leader = &api.MemberStatus{ID: m.Leader, RaftAddr: l.Addr}
+		st.Leader.APIAddr, st.Leader.ClientAddr = splitNodeRecord(nodes[m.Leader])
 	}
 	return st
 }

@@ -160,32 +160,49 @@ func (s *Server) toRequest(req api.WriteRequest) (kv.Request, error) {
 	if !ok {
 		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeUnknownOp, "unknown operation %q (put, delete, cas, put-if-absent)", req.Op)
 	}
-	switch {
-	case req.Key == "":
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "the key is empty")
-	case len(req.Key) > s.cfg.MaxKeySize:
-		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeKeyTooLarge, "the key exceeds %d bytes", s.cfg.MaxKeySize)
-	case req.Value != nil && len(*req.Value) > s.cfg.MaxValueSize:
-		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeValueTooLarge, "the value exceeds %d bytes", s.cfg.MaxValueSize)
-	case op != kv.OpDelete && req.Value == nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "%s needs a value", req.Op)
-	case op == kv.OpDelete && req.Value != nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "delete takes no value")
-	case op == kv.OpCAS && req.Version == nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "cas needs a version (0: absent)")
-	case op != kv.OpCAS && req.Version != nil:
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "only cas takes a version")
-	case (req.ClientID == 0) != (req.Seq == 0):
-		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "client_id and seq go together")
-	}
-	out := kv.Request{Op: op, Key: []byte(req.Key), ClientID: req.ClientID, Seq: req.Seq, AckBelow: req.AckBelow}
+	w := writeShape{op: op, name: req.Op, key: []byte(req.Key), hasValue: req.Value != nil, hasVersion: req.Version != nil,
+		clientID: req.ClientID, seq: req.Seq, ackBelow: req.AckBelow}
 	if req.Value != nil {
-		out.Value = []byte(*req.Value)
+		w.value = []byte(*req.Value)
 	}
 	if req.Version != nil {
-		out.Version = *req.Version
+		w.version = *req.Version
 	}
-	return out, nil
+	return s.checkWrite(w)
+}
+
+// writeShape is a write as either API states it.
+type writeShape struct {
+	op                      kv.Op
+	name                    string
+	key, value              []byte
+	hasValue, hasVersion    bool
+	version                 uint64
+	clientID, seq, ackBelow uint64
+}
+
+// checkWrite validates a write (the same rules and errors for both APIs)
+// and builds its command; key and value are not copied.
+func (s *Server) checkWrite(w writeShape) (kv.Request, error) {
+	switch {
+	case len(w.key) == 0:
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "the key is empty")
+	case len(w.key) > s.cfg.MaxKeySize:
+		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeKeyTooLarge, "the key exceeds %d bytes", s.cfg.MaxKeySize)
+	case w.hasValue && len(w.value) > s.cfg.MaxValueSize:
+		return kv.Request{}, apiErr(http.StatusRequestEntityTooLarge, api.CodeValueTooLarge, "the value exceeds %d bytes", s.cfg.MaxValueSize)
+	case w.op != kv.OpDelete && !w.hasValue:
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "%s needs a value", w.name)
+	case w.op == kv.OpDelete && w.hasValue:
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "delete takes no value")
+	case w.op == kv.OpCAS && !w.hasVersion:
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "cas needs a version (0: absent)")
+	case w.op != kv.OpCAS && w.hasVersion:
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "only cas takes a version")
+	case (w.clientID == 0) != (w.seq == 0):
+		return kv.Request{}, apiErr(http.StatusBadRequest, api.CodeBadRequest, "client_id and seq go together")
+	}
+	return kv.Request{Op: w.op, Key: w.key, Value: w.value, Version: w.version, ClientID: w.clientID, Seq: w.seq, AckBelow: w.ackBelow}, nil
 }
 
 func (s *Server) write(w http.ResponseWriter, r *http.Request, req api.WriteRequest) error {
@@ -204,11 +221,16 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, req api.WriteRequ
 // propose replicates a command and returns its result (an error for a
 // refused one).
 func (s *Server) propose(ctx context.Context, req kv.Request) (kv.Result, error) {
+	return s.proposeCmd(ctx, req.Encode(nil))
+}
+
+// proposeCmd is propose of an encoded command (the replica copies it).
+func (s *Server) proposeCmd(ctx context.Context, cmd []byte) (kv.Result, error) {
 	rep, err := s.running()
 	if err != nil {
 		return kv.Result{}, err
 	}
-	out, err := rep.Propose(ctx, req.Encode(nil))
+	out, err := rep.Propose(ctx, cmd)
 	if err != nil {
 		return kv.Result{}, err
 	}
@@ -234,11 +256,16 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 // read waits for the consistency asked by ?consistency= and returns the
 // index the read reflects and the consistency served.
 func (s *Server) read(r *http.Request) (uint64, string, error) {
+	return s.readAt(r.Context(), r.URL.Query().Get("consistency"))
+}
+
+// readAt waits for the named consistency ("": linearizable).
+func (s *Server) readAt(ctx context.Context, name string) (uint64, string, error) {
 	rep, err := s.running()
 	if err != nil {
 		return 0, "", err
 	}
-	c, name := replica.Linearizable, r.URL.Query().Get("consistency")
+	c := replica.Linearizable
 	switch name {
 	case "", "linearizable":
 		name = "linearizable"
@@ -254,7 +281,7 @@ func (s *Server) read(r *http.Request) (uint64, string, error) {
 	if plantedBug(bugStaleReads) { // chaos tests' planted bug (planted.go)
 		c = replica.Stale
 	}
-	idx, err := rep.Read(r.Context(), c)
+	idx, err := rep.Read(ctx, c)
 	return idx, name, err
 }
 
@@ -299,23 +326,32 @@ func (s *Server) handleScan(w http.ResponseWriter, r *http.Request) error {
 	} else if len(end) == 0 {
 		end = nil
 	}
-	idx, cons, err := s.read(r)
+	kvs, more, idx, cons, err := s.scan(r.Context(), q.Get("consistency"), start, end, limit)
 	if err != nil {
 		return err
 	}
-	kvs, err := s.sm.Scan(start, end, limit+1)
-	if err != nil {
-		return err
-	}
-	resp := api.ScanResponse{KVs: []api.KeyValue{}, Consistency: cons, ReadIndex: idx}
-	if len(kvs) > limit {
-		kvs, resp.More = kvs[:limit], true
-	}
+	resp := api.ScanResponse{KVs: []api.KeyValue{}, More: more, Consistency: cons, ReadIndex: idx}
 	for _, e := range kvs {
 		resp.KVs = append(resp.KVs, api.KeyValue{Key: string(e.Key), Value: string(e.Value), Version: e.Version})
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// scan reads up to limit keys of [start, end) after the read barrier.
+func (s *Server) scan(ctx context.Context, consistency string, start, end []byte, limit int) (kvs []kv.KV, more bool, idx uint64, cons string, err error) {
+	idx, cons, err = s.readAt(ctx, consistency)
+	if err != nil {
+		return nil, false, 0, "", err
+	}
+	kvs, err = s.sm.Scan(start, end, limit+1)
+	if err != nil {
+		return nil, false, 0, "", err
+	}
+	if len(kvs) > limit {
+		kvs, more = kvs[:limit], true
+	}
+	return kvs, more, idx, cons, nil
 }
 
 // handleInternalPropose is the leader's end of forwarding: the body is an
@@ -344,7 +380,7 @@ func (s *Server) handleInternalPropose(w http.ResponseWriter, r *http.Request) e
 // forward implements replica.ForwardFunc over the leader's internal
 // propose endpoint; the leader's errors come back as the replica's.
 func (s *Server) forward(ctx context.Context, leader replica.Member, cmd []byte) (any, error) {
-	target := s.sm.Nodes()[leader.ID]
+	target, _ := splitNodeRecord(s.sm.Nodes()[leader.ID])
 	if target == "" {
 		return nil, &replica.NotLeaderError{LeaderID: leader.ID, LeaderAddr: leader.Addr}
 	}

@@ -25,7 +25,8 @@ func (s *Server) toError(err error) *api.Error {
 		return e
 	case errors.As(err, &nl) && nl.LeaderID != 0:
 		e := apiErr(http.StatusMisdirectedRequest, api.CodeNotLeader, "node %d is not the leader; the leader is node %d", s.cfg.NodeID, nl.LeaderID)
-		e.LeaderID, e.LeaderAPI = nl.LeaderID, s.sm.Nodes()[nl.LeaderID]
+		e.LeaderID = nl.LeaderID
+		e.LeaderAPI, e.LeaderClient = splitNodeRecord(s.sm.Nodes()[nl.LeaderID])
 		return e
 	case errors.Is(err, replica.ErrNoLeader):
 		return apiErr(http.StatusServiceUnavailable, api.CodeNoLeader, "no leader is known (an election is on): retry")

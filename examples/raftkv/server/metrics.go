@@ -82,6 +82,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, keys, nil), t, v, vals...)
 	}
 	c.collectSM(e)
+	if c.s.cp != nil {
+		c.s.cp.collect(e)
+	}
 	r := c.s.replica()
 	if r == nil {
 		e("etcd_server_has_leader", "Whether a leader exists (1) or not (0).", prometheus.GaugeValue, 0)

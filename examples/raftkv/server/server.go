@@ -68,6 +68,14 @@ type Config struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on the API address.
 	Pprof bool
 
+	// ClientAddr, when set, is where the binary client protocol (package
+	// wire) listens and what its clients are redirected to.
+	ClientAddr string
+	// MaxClientConns bounds the binary protocol's connections (default
+	// 1024); MaxInflightPerConn the calls one connection has in flight
+	// (default 1024).
+	MaxClientConns, MaxInflightPerConn int
+
 	Logger *slog.Logger
 }
 
@@ -105,6 +113,7 @@ type Server struct {
 	snaps  *replica.DirSnapshots
 	http   *http.Server
 	apiLn  net.Listener
+	cp     *clientProto // nil without Config.ClientAddr
 	met    *metrics
 	start  time.Time
 
@@ -193,6 +202,11 @@ func New(cfg Config) (*Server, error) {
 		tcp.Close()
 		return nil, fmt.Errorf("server: API listener: %w", err)
 	}
+	if err := s.listenClients(); err != nil {
+		s.apiLn.Close()
+		tcp.Close()
+		return nil, err
+	}
 	s.met = newMetrics(s)
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	if cfg.TLS != nil {
@@ -204,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 		// errStarted: a leader's message got here first and started it
 		// (startJoiner), from the same state.
 		if err := s.startReplica(nil); err != nil && !errors.Is(err, errStarted) {
+			s.closeClientListener()
 			s.apiLn.Close()
 			tcp.Close()
 			return nil, err
@@ -335,7 +350,7 @@ func (s *Server) startReplica(bootstrap []replica.Member) error {
 // whenever it changed since it was recorded.
 func (s *Server) registerSelf(r *replica.Replica) {
 	defer s.wg.Done()
-	self := s.APIAddr()
+	self := nodeRecord(s.APIAddr(), s.ClientAddr())
 	req := kv.Request{Op: kv.OpSetNode, Version: s.cfg.NodeID, Value: []byte(self)}
 	cmd := req.Encode(nil)
 	for s.sm.Nodes()[s.cfg.NodeID] != self {
@@ -371,6 +386,7 @@ func (s *Server) Serve() error {
 		s.wg.Add(1)
 		go s.join()
 	}
+	s.serveClients()
 	if s.cfg.TLS != nil {
 		return s.http.ServeTLS(s.apiLn, "", "")
 	}
@@ -405,6 +421,7 @@ func (s *Server) Done() <-chan struct{} {
 // closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	close(s.stopc)
+	cerr := s.drainClients(ctx)
 	herr := s.http.Shutdown(ctx)
 	var rerr error
 	if r := s.replica(); r != nil {
@@ -414,7 +431,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.closeStorage()
-	return errors.Join(herr, rerr)
+	return errors.Join(cerr, herr, rerr)
 }
 
 func (s *Server) closeStorage() {

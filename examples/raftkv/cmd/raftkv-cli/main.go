@@ -1,6 +1,6 @@
 // Command raftkv-cli calls every raftkv operation and admin call.
 //
-//	raftkv-cli [-endpoints host:port,...] [-json] [-timeout 10s]
+//	raftkv-cli [-endpoints host:port,...] [-client-addrs host:port,...] [-json] [-timeout 10s]
 //	           [-tls-ca ca.pem -tls-cert cert.pem -tls-key key.pem] COMMAND ARGS
 //
 // Commands:
@@ -58,6 +58,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("raftkv-cli", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	endpoints := fs.String("endpoints", "127.0.0.1:8001", "comma-separated API addresses")
+	clientAddrs := fs.String("client-addrs", "", "comma-separated binary client protocol addresses (the nodes' -client-addr): key operations use that protocol")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of the whole call, retries included")
 	cert := fs.String("tls-cert", "", "client certificate (HTTPS with mutual TLS)")
@@ -74,6 +75,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		opts.TLS = t
+	}
+	if *clientAddrs != "" {
+		opts.ClientAddrs = strings.Split(*clientAddrs, ",")
 	}
 	eps := strings.Split(*endpoints, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)

@@ -39,6 +39,8 @@ func run() error {
 	flag.Uint64Var(&cfg.ClusterID, "cluster-id", 1, "cluster ID: nodes and data dirs of other clusters are refused")
 	flag.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7001", "raft transport address (listen and advertise)")
 	flag.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:8001", "HTTP API address (listen and advertise)")
+	flag.StringVar(&cfg.ClientAddr, "client-addr", "", "binary client protocol address (listen and advertise; empty: HTTP API only)")
+	flag.IntVar(&cfg.MaxClientConns, "max-client-conns", 1024, "connections the binary client protocol accepts")
 	flag.StringVar(&cfg.DataDir, "data-dir", "", "data directory (required)")
 	flag.StringVar(&cfg.StateMachine, "sm", "pebble", "state machine: memory or pebble")
 	flag.StringVar(&join, "join", "", "comma-separated API addresses of members to ask to add this (empty) node as a learner")
@@ -80,7 +82,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger.Info("raftkv serving", "node", cfg.NodeID, "raft", s.RaftAddr(), "api", s.APIAddr(), "sm", cfg.StateMachine, "data", cfg.DataDir)
+	cfg.Logger.Info("raftkv serving", "node", cfg.NodeID, "raft", s.RaftAddr(), "api", s.APIAddr(), "client", s.ClientAddr(), "sm", cfg.StateMachine, "data", cfg.DataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
 

@@ -77,6 +77,9 @@ type Cluster struct {
 	Args []string // extra flags for every node
 	// TLS is the clients' config when the nodes serve HTTPS.
 	TLS *tls.Config
+	// Binary makes nodes started from now on serve the binary client
+	// protocol (-client-addr) and Client use it.
+	Binary bool
 
 	mu    sync.Mutex
 	nodes map[uint64]*Node
@@ -86,8 +89,11 @@ type Cluster struct {
 type Node struct {
 	ID                uint64
 	RaftAddr, APIAddr string
-	DataDir, LogPath  string
-	Args              []string // extra flags of this node
+	// ClientAddr is the binary client protocol's address (set at the
+	// first start with Cluster.Binary).
+	ClientAddr       string
+	DataDir, LogPath string
+	Args             []string // extra flags of this node
 
 	c    *Cluster
 	mu   sync.Mutex
@@ -161,6 +167,17 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	args := []string{"-id", strconv.FormatUint(n.ID, 10), "-raft-addr", n.RaftAddr, "-api-addr", n.APIAddr,
 		"-data-dir", n.DataDir, "-sm", n.c.SM}
+	if n.c.Binary && n.ClientAddr == "" {
+		a, err := FreeAddr()
+		if err != nil {
+			n.mu.Unlock()
+			return err
+		}
+		n.ClientAddr = a
+	}
+	if n.ClientAddr != "" {
+		args = append(args, "-client-addr", n.ClientAddr)
+	}
 	args = append(append(args, n.c.Args...), n.Args...)
 	logf, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -322,7 +339,15 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 
 // Client returns a client of the whole cluster.
 func (c *Cluster) Client() *client.Client {
-	return client.New(c.Endpoints(), client.Options{TLS: c.TLS})
+	opts := client.Options{TLS: c.TLS}
+	if c.Binary {
+		for _, n := range c.Nodes() {
+			if n.ClientAddr != "" {
+				opts.ClientAddrs = append(opts.ClientAddrs, n.ClientAddr)
+			}
+		}
+	}
+	return client.New(c.Endpoints(), opts)
 }
 
 // WaitFor polls the running nodes' statuses until cond holds for them
