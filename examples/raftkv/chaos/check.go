@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -102,6 +103,7 @@ func CheckConverged(final []NodeState) error {
 // applied its log index, and the key holds that write or a later one (a
 // later version, or absent when a delete may have come after it).
 func CheckAcknowledged(ops []Op, final []NodeState) (verified int, errs []error) {
+	deletes := indexDeletes(ops)
 	for _, op := range ops {
 		if op.Out.Unknown || (op.In.Op != OpPut && !(op.In.Op == OpCAS && op.Out.OK)) {
 			continue
@@ -116,7 +118,7 @@ func CheckAcknowledged(ops []Op, final []NodeState) (verified int, errs []error)
 				errs = append(errs, fmt.Errorf("node %d holds %s=%q@%d, older than the acknowledged %s", n.ID, op.In.Key, kv.Value, kv.Version, describeOp(op.In, op.Out)))
 			case ok && kv.Version == op.Out.Version && kv.Value != op.In.Value:
 				errs = append(errs, fmt.Errorf("node %d holds %s=%q at the version of the acknowledged %s", n.ID, op.In.Key, kv.Value, describeOp(op.In, op.Out)))
-			case !ok && !deletedAfter(ops, op):
+			case !ok && !deletes[op.In.Key].after(op):
 				errs = append(errs, fmt.Errorf("node %d lost key %s: no delete after the acknowledged %s", n.ID, op.In.Key, describeOp(op.In, op.Out)))
 			}
 		}
@@ -124,15 +126,41 @@ func CheckAcknowledged(ops []Op, final []NodeState) (verified int, errs []error)
 	return verified, errs
 }
 
-// deletedAfter says whether a delete of w's key may have come after w
-// (it had not returned when w was called).
-func deletedAfter(ops []Op, w Op) bool {
+// keyDeletes summarizes one key's deletes for deleteTimes.after: a scan of
+// the history per acknowledged write made the check quadratic (a 5-node
+// ten-minute run spent over ten minutes in it).
+type keyDeletes struct {
+	// lastReturn is the latest return of a delete that took effect or may
+	// have (OK or unknown outcome); lastCall the latest call of any delete.
+	lastReturn, lastCall int64
+	any                  bool
+}
+
+func indexDeletes(ops []Op) map[string]keyDeletes {
+	out := map[string]keyDeletes{}
 	for _, op := range ops {
-		if op.In.Op == OpDelete && op.In.Key == w.In.Key && op.Return > w.Call && (op.Out.Unknown || op.Out.OK || op.Call > w.Call) {
-			return true
+		if op.In.Op != OpDelete {
+			continue
 		}
+		d := out[op.In.Key]
+		if !d.any {
+			d = keyDeletes{lastReturn: math.MinInt64, lastCall: math.MinInt64, any: true}
+		}
+		if op.Out.Unknown || op.Out.OK {
+			d.lastReturn = max(d.lastReturn, op.Return)
+		}
+		d.lastCall = max(d.lastCall, op.Call)
+		out[op.In.Key] = d
 	}
-	return false
+	return out
+}
+
+// after says whether a delete of w's key may have come after w (it had not
+// returned when w was called): one that took effect, or may have, and
+// returned after w's call, or any that was called after w was (it returned
+// later still).
+func (d keyDeletes) after(w Op) bool {
+	return d.any && (d.lastReturn > w.Call || d.lastCall > w.Call)
 }
 
 // CheckExactlyOnce: every value is written by one write, so it may be seen

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -180,5 +181,43 @@ func TestObservedUnknownWritesAreBounded(t *testing.T) {
 	}
 	if r := check(many); r != porcupine.Ok {
 		t.Fatalf("200 observed maybe-writes: %v", r)
+	}
+}
+
+// The per-key summary of deletes answers exactly what a scan of the whole
+// history answers (the definition: a delete that may have come after w).
+func TestDeleteIndexMatchesAScan(t *testing.T) {
+	scan := func(ops []Op, w Op) bool {
+		for _, op := range ops {
+			if op.In.Op == OpDelete && op.In.Key == w.In.Key && op.Return > w.Call && (op.Out.Unknown || op.Out.OK || op.Call > w.Call) {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := 0; round < 300; round++ {
+		var ops []Op
+		for i := 0; i < 1+rng.IntN(30); i++ {
+			k := fmt.Sprint("k", rng.IntN(3))
+			call := int64(rng.IntN(100))
+			ret := call + int64(rng.IntN(20))
+			switch rng.IntN(4) {
+			case 0:
+				ops = append(ops, del(i, k, call, ret, rng.IntN(2) == 0))
+			case 1:
+				d := del(i, k, call, Infinity, false)
+				d.Out.Unknown = true
+				ops = append(ops, d)
+			default:
+				ops = append(ops, put(i, k, "v", call, ret, 1))
+			}
+		}
+		idx := indexDeletes(ops)
+		for _, w := range ops {
+			if got, want := idx[w.In.Key].after(w), scan(ops, w); got != want {
+				t.Fatalf("round %d, %+v: index says %v, a scan %v", round, w, got, want)
+			}
+		}
 	}
 }
