@@ -88,7 +88,9 @@ func startRaftkv(ctx context.Context, bin, dir string, extra []string, binaryPro
 	}
 	for i, n := range nodes {
 		args := append([]string{"-id", fmt.Sprint(i + 1), "-raft-addr", n.raft, "-api-addr", n.api, "-client-addr", n.client,
-			"-data-dir", filepath.Join(dir, fmt.Sprintf("raftkv%d", i+1)), "-sm", "pebble", "-log-level", "warn"}, extra...)
+			"-data-dir", filepath.Join(dir, fmt.Sprintf("raftkv%d", i+1)), "-sm", "pebble", "-log-level", "warn",
+			// etcd's --snapshot-count default: both snapshot as often.
+			"-snapshot-entries", "100000"}, extra...)
 		cmd, err := startProc(dir, fmt.Sprintf("raftkv%d", i+1), bin, args...)
 		if err != nil {
 			s.stop()
