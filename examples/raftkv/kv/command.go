@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/tickraft/raft/examples/raftkv/internal/decode"
 )
 
 // Op is what a logged command does.
@@ -70,71 +72,21 @@ func (r *Request) Encode(b []byte) []byte {
 // Decode parses a command produced by Encode. Key and Value alias b.
 func Decode(b []byte) (Request, error) {
 	var r Request
-	d := decoder{b: b}
-	r.Op = Op(d.byte())
-	r.ClientID = d.uvarint()
-	r.Seq = d.uvarint()
-	r.AckBelow = d.uvarint()
-	r.Version = d.uvarint()
-	r.Key = d.bytes()
-	r.Value = d.bytes()
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%w: %d trailing bytes", ErrBadCommand, len(d.b))
+	d := decode.New(b, ErrBadCommand)
+	r.Op = Op(d.Byte())
+	r.ClientID = d.Uvarint()
+	r.Seq = d.Uvarint()
+	r.AckBelow = d.Uvarint()
+	r.Version = d.Uvarint()
+	r.Key = d.Bytes()
+	r.Value = d.Bytes()
+	if len(d.B) != 0 {
+		d.Fail("%d trailing bytes", len(d.B))
 	}
-	if d.err == nil && opNames[r.Op] == "" {
-		d.err = fmt.Errorf("%w: unknown op %d", ErrBadCommand, r.Op)
+	if opNames[r.Op] == "" {
+		d.Fail("unknown op %d", r.Op)
 	}
-	return r, d.err
-}
-
-// decoder reads varints and length-prefixed strings, keeping the first
-// error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: truncated %s", ErrBadCommand, what)
-	}
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) == 0 {
-		d.fail("op")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("string")
-		return nil
-	}
-	s := d.b[:n:n]
-	d.b = d.b[n:]
-	return s
+	return r, d.Err
 }
 
 // Code is a command's outcome.

@@ -3,6 +3,8 @@ package kv
 import (
 	"encoding/binary"
 	"slices"
+
+	"github.com/tickraft/raft/examples/raftkv/internal/decode"
 )
 
 // Session limits. A client that keeps more results unacknowledged loses
@@ -93,18 +95,18 @@ func (s *session) encode(b []byte) []byte {
 }
 
 func decodeSession(b []byte) (*session, error) {
-	d := decoder{b: b}
-	s := &session{lastIndex: d.uvarint(), ackBelow: d.uvarint(), results: map[uint64]Result{}}
-	n := d.uvarint()
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		seq := d.uvarint()
-		r := Result{Code: Code(d.byte()), Version: d.uvarint(), Existed: d.byte() == 1}
+	d := decode.New(b, ErrBadCommand)
+	s := &session{lastIndex: d.Uvarint(), ackBelow: d.Uvarint(), results: map[uint64]Result{}}
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err == nil; i++ {
+		seq := d.Uvarint()
+		r := Result{Code: Code(d.Byte()), Version: d.Uvarint(), Existed: d.Byte() == 1}
 		s.results[seq] = r
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("session")
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("%d trailing bytes in a session", len(d.B))
 	}
-	return s, d.err
+	return s, d.Err
 }
 
 // sessions is the table of open client sessions. It belongs to the apply

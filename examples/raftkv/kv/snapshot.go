@@ -8,6 +8,8 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+
+	"github.com/tickraft/raft/examples/raftkv/internal/decode"
 )
 
 // The snapshot stream, the same for both state machines (a node may change
@@ -154,31 +156,31 @@ func readSnapshot(r io.Reader, h snapHandler) error {
 }
 
 func dispatch(kind byte, b []byte, h snapHandler) error {
-	d := decoder{b: b}
+	d := decode.New(b, ErrBadSnapshot)
 	switch kind {
 	case recKey:
-		k := d.bytes()
-		ver := d.uvarint()
-		if d.err != nil {
+		k := d.Bytes()
+		ver := d.Uvarint()
+		if d.Err != nil {
 			return fmt.Errorf("%w: key record", ErrBadSnapshot)
 		}
-		return h.key(k, d.b, ver)
+		return h.key(k, d.B, ver)
 	case recSession:
-		id := d.uvarint()
-		if d.err != nil {
+		id := d.Uvarint()
+		if d.Err != nil {
 			return fmt.Errorf("%w: session record", ErrBadSnapshot)
 		}
-		s, err := decodeSession(d.b)
+		s, err := decodeSession(d.B)
 		if err != nil {
 			return fmt.Errorf("%w: session record: %v", ErrBadSnapshot, err)
 		}
 		return h.session(id, s)
 	case recNode:
-		id := d.uvarint()
-		if d.err != nil {
+		id := d.Uvarint()
+		if d.Err != nil {
 			return fmt.Errorf("%w: node record", ErrBadSnapshot)
 		}
-		return h.node(id, string(d.b))
+		return h.node(id, string(d.B))
 	}
 	return fmt.Errorf("%w: unknown record kind %d", ErrBadSnapshot, kind)
 }

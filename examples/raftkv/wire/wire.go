@@ -29,6 +29,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tickraft/raft/examples/raftkv/internal/decode"
 )
 
 // Magic and Version open the handshake.
@@ -290,81 +292,81 @@ func PeekID(body []byte) uint64 {
 
 // DecodeRequest parses a request body (without its length prefix).
 func DecodeRequest(body []byte, req *Request) error {
-	d := decoder{b: body}
-	req.ID = d.u64()
-	req.Op = Op(d.byte())
-	flags := d.byte()
+	d := decode.New(body, ErrMalformed)
+	req.ID = d.U64()
+	req.Op = Op(d.Byte())
+	flags := d.Byte()
 	req.Consistency, req.Prefix = Consistency(flags&flagConsMask), flags&flagPrefix != 0
-	req.TimeoutMS = d.uvarint()
-	req.ClientID = d.uvarint()
-	req.Seq = d.uvarint()
-	req.AckBelow = d.uvarint()
-	req.Version = d.uvarint()
-	req.Limit = d.uvarint()
-	req.Key = d.bytes()
-	req.Value = d.bytes()
-	req.End = d.bytes()
+	req.TimeoutMS = d.Uvarint()
+	req.ClientID = d.Uvarint()
+	req.Seq = d.Uvarint()
+	req.AckBelow = d.Uvarint()
+	req.Version = d.Uvarint()
+	req.Limit = d.Uvarint()
+	req.Key = d.Bytes()
+	req.Value = d.Bytes()
+	req.End = d.Bytes()
 	switch {
-	case d.err != nil:
-	case len(d.b) != 0:
-		d.fail("%d trailing bytes", len(d.b))
+	case d.Err != nil:
+	case len(d.B) != 0:
+		d.Fail("%d trailing bytes", len(d.B))
 	case flags&^(flagConsMask|flagPrefix) != 0:
-		d.fail("unknown flags %#x", flags)
+		d.Fail("unknown flags %#x", flags)
 	case int(req.Consistency) >= len(consNames):
-		d.fail("unknown consistency %d", req.Consistency)
+		d.Fail("unknown consistency %d", req.Consistency)
 	case !req.Op.Valid():
-		d.fail("unknown op %d", req.Op)
+		d.Fail("unknown op %d", req.Op)
 	}
-	return d.err
+	return d.Err
 }
 
 // DecodeResponse parses a response body. Keys, values and strings are
 // copies: body may be reused.
 func DecodeResponse(body []byte, resp *Response) error {
-	d := decoder{b: body}
-	*resp = Response{ID: d.u64()}
-	switch status := d.byte(); {
-	case d.err != nil:
+	d := decode.New(body, ErrMalformed)
+	*resp = Response{ID: d.U64()}
+	switch status := d.Byte(); {
+	case d.Err != nil:
 	case status == 1:
-		e := &Error{Status: d.uvarint()}
-		e.Code = string(d.bytes())
-		e.Message = string(d.bytes())
-		e.LeaderID = d.uvarint()
-		e.LeaderAPI = string(d.bytes())
-		e.LeaderClient = string(d.bytes())
-		e.Version = d.uvarint()
+		e := &Error{Status: d.Uvarint()}
+		e.Code = string(d.Bytes())
+		e.Message = string(d.Bytes())
+		e.LeaderID = d.Uvarint()
+		e.LeaderAPI = string(d.Bytes())
+		e.LeaderClient = string(d.Bytes())
+		e.Version = d.Uvarint()
 		resp.Err = e
 	case status == 0:
-		resp.Version = d.uvarint()
-		flags := d.byte()
+		resp.Version = d.Uvarint()
+		flags := d.Byte()
 		resp.Existed, resp.More = flags&flagExisted != 0, flags&flagMore != 0
-		resp.ReadIndex = d.uvarint()
-		resp.Consistency = Consistency(d.byte())
-		n := d.uvarint()
+		resp.ReadIndex = d.Uvarint()
+		resp.Consistency = Consistency(d.Byte())
+		n := d.Uvarint()
 		// Each entry takes at least 3 bytes: no count can make us
 		// allocate more than the frame holds.
-		if n > uint64(len(d.b)/3) {
-			d.fail("%d entries in %d bytes", n, len(d.b))
+		if n > uint64(len(d.B)/3) {
+			d.Fail("%d entries in %d bytes", n, len(d.B))
 			break
 		}
 		if n > 0 {
 			resp.KVs = make([]KV, 0, n)
 		}
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			k := copyBytes(d.bytes())
-			v := copyBytes(d.bytes())
-			resp.KVs = append(resp.KVs, KV{Key: k, Value: v, Version: d.uvarint()})
+		for i := uint64(0); i < n && d.Err == nil; i++ {
+			k := copyBytes(d.Bytes())
+			v := copyBytes(d.Bytes())
+			resp.KVs = append(resp.KVs, KV{Key: k, Value: v, Version: d.Uvarint()})
 		}
-		if d.err == nil && (flags&^(flagExisted|flagMore) != 0 || int(resp.Consistency) >= len(consNames)) {
-			d.fail("bad flags %#x or consistency %d", flags, resp.Consistency)
+		if d.Err == nil && (flags&^(flagExisted|flagMore) != 0 || int(resp.Consistency) >= len(consNames)) {
+			d.Fail("bad flags %#x or consistency %d", flags, resp.Consistency)
 		}
 	default:
-		d.fail("unknown status %d", status)
+		d.Fail("unknown status %d", status)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("%d trailing bytes", len(d.B))
 	}
-	return d.err
+	return d.Err
 }
 
 func copyBytes(b []byte) []byte {
@@ -372,64 +374,4 @@ func copyBytes(b []byte) []byte {
 		return nil
 	}
 	return append(make([]byte, 0, len(b)), b...)
-}
-
-// decoder reads fields until the first error, after which every read
-// returns zero.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
-	}
-}
-
-func (d *decoder) u64() uint64 {
-	if d.err != nil || len(d.b) < 8 {
-		d.fail("truncated")
-		return 0
-	}
-	v := binary.BigEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("a %d-byte string in %d bytes", n, len(d.b))
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
 }
