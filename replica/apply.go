@@ -193,6 +193,7 @@ func (r *Replica) applyConfChange(e *pb.Entry) error {
 		r.apply.confState = cs
 		r.apply.confChanged = true
 		r.updatePeers(r.members.apply(cc, added, cs))
+		r.noteRemoval(cs)
 		r.logger.Info("replica applied a configuration change", slog.Uint64("index", e.Index), slog.String("conf", pb.DescribeConfState(cs)))
 		res = cs
 	}
@@ -244,6 +245,7 @@ func (r *Replica) install(snap *pb.Snapshot) error {
 	}
 	a.appliedIndex, a.appliedTerm = md.Index, md.Term
 	a.confState = proto.Clone(md.ConfState).(*pb.ConfState)
+	r.noteRemoval(a.confState)
 	a.lastSnap = md.Index
 	r.updatePeers(r.members.replace(addrs))
 	r.snapshot.Store(md.Index)

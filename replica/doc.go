@@ -63,7 +63,8 @@ a learner first, waited for until it caught up (Config.CatchUpLag), then
 promoted; when more than one voter changes the change goes through a joint
 configuration, left automatically before it returns. RemoveNode removes a
 member, TransferLeadership hands leadership over. A leader removed from
-the configuration steps down. The transport learns of address changes as
+the configuration steps down, and a replica that applies its own removal
+closes Removed, so that the application stops it. The transport learns of address changes as
 configuration changes are applied.
 
 # Snapshots

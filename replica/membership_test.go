@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	pb "github.com/tickraft/raft/raftpb"
 )
 
 func voterIDs(m Membership) []uint64 {
@@ -70,14 +72,31 @@ func TestMembershipAddPromoteRemoveReplaceLeader(t *testing.T) {
 			break
 		}
 	}
+	for id, n := range c.nodes {
+		if isClosed(n.r.Removed()) {
+			t.Fatalf("node %d reports its removal while a member", id)
+		}
+	}
 	if err := l.r.RemoveNode(ctx, victim); err != nil {
 		t.Fatal(err)
+	}
+	// The removed node learns it once it applies the change.
+	select {
+	case <-c.nodes[victim].r.Removed():
+	case <-ctx.Done():
+		t.Fatalf("node %d never reported its removal", victim)
+	}
+	if isClosed(l.r.Removed()) {
+		t.Fatal("the leader reports a removal that was not its own")
 	}
 	_ = c.nodes[victim].r.Stop(ctx)
 	c.nodes[victim].r = nil
 	// Replace the leader by a new node 5: two voters change, so the
 	// change goes through a joint configuration, left automatically.
 	c.start(5, nil, nil)
+	if isClosed(c.nodes[5].r.Removed()) {
+		t.Fatal("a new, empty node waiting to be added reports a removal")
+	}
 	var keep []uint64
 	for _, id := range []uint64{1, 2, 3, 4} {
 		if id != l.id && id != victim {
@@ -214,4 +233,33 @@ func TestRestartPastConfChangesWithDurableStateMachine(t *testing.T) {
 	}
 	last = writeKeys(t, c, ctx, "c", 5)
 	c.waitApplied(ctx, last)
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// A configuration removes a node when it names members, none of them it,
+// in either half of a joint configuration.
+func TestRemovedFrom(t *testing.T) {
+	for _, tc := range []struct {
+		cs   *pb.ConfState
+		want bool
+	}{
+		{&pb.ConfState{}, false},
+		{&pb.ConfState{Voters: []uint64{1, 2}}, false},
+		{&pb.ConfState{Voters: []uint64{2, 3}}, true},
+		{&pb.ConfState{Voters: []uint64{2}, Learners: []uint64{1}}, false},
+		{&pb.ConfState{Voters: []uint64{2, 3}, VotersOutgoing: []uint64{1, 2}}, false},
+		{&pb.ConfState{Voters: []uint64{2}, LearnersNext: []uint64{1}}, false},
+	} {
+		if got := removedFrom(tc.cs, 1); got != tc.want {
+			t.Errorf("%v: removedFrom(1) = %v, want %v", tc.cs, got, tc.want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,11 +66,19 @@ type Replica struct {
 	stopping atomic.Bool
 	// stopc is closed when the replica stops (Stop, kill or failure); err
 	// says why, once set.
-	stopc    chan struct{}
-	stopOnce sync.Once
-	errMu    sync.Mutex
-	err      error
-	wg       sync.WaitGroup
+	stopc chan struct{}
+	// removedc is closed once a configuration without this replica is
+	// applied after one with it (see Removed); removedOnce guards it.
+	// member is whether the last configuration applied (or restored at
+	// start) includes this replica; only the apply goroutine uses it after
+	// start.
+	removedc    chan struct{}
+	removedOnce sync.Once
+	member      bool
+	stopOnce    sync.Once
+	errMu       sync.Mutex
+	err         error
+	wg          sync.WaitGroup
 }
 
 // Start starts a replica on a log store, a state machine and a transport.
@@ -87,14 +96,15 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 	}
 	r := &Replica{
 		cfg: cfg, id: cfg.ID, store: store, sm: sm, tr: tr, snaps: cfg.Snapshots,
-		logger:  cfg.Logger.With(slog.Uint64("replica", cfg.ID)),
-		epoch:   rand.Uint64() | 1,
-		msgs:    newQueue[*pb.Message](),
-		props:   newQueue[*proposal](),
-		calls:   newQueue[func()](),
-		appendQ: newQueue[storageWork](),
-		applyQ:  newQueue[applyWork](),
-		stopc:   make(chan struct{}),
+		logger:   cfg.Logger.With(slog.Uint64("replica", cfg.ID)),
+		epoch:    rand.Uint64() | 1,
+		msgs:     newQueue[*pb.Message](),
+		props:    newQueue[*proposal](),
+		calls:    newQueue[func()](),
+		appendQ:  newQueue[storageWork](),
+		applyQ:   newQueue[applyWork](),
+		stopc:    make(chan struct{}),
+		removedc: make(chan struct{}),
 	}
 	r.pending.init()
 	r.reads.init()
@@ -133,6 +143,7 @@ func Start(cfg Config, store LogStore, sm StateMachine, tr transport.Transport) 
 	if r.apply.confState == nil {
 		r.apply.confState = confStateOf(rn.Status().Config)
 	}
+	r.noteRemoval(confStateOf(rn.Status().Config))
 	if err := tr.Start(r); err != nil {
 		return nil, fmt.Errorf("replica: starting the transport: %w", err)
 	}
@@ -261,6 +272,53 @@ func (r *Replica) Err() error {
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	return r.err
+}
+
+// Removed is closed once this replica, having been a member, applies a
+// configuration without it: it was removed from the cluster (the removal
+// is committed) and will take no further part, so the application should
+// stop it, as an etcd member stops when it learns it was removed. A new
+// node catching up through configurations older than its own addition does
+// not count as removed. A replica restarted after its removal was applied
+// does not close it (it cannot tell that from a node that never joined);
+// the others ignore it.
+func (r *Replica) Removed() <-chan struct{} { return r.removedc }
+
+// noteRemoval tracks whether cs, the configuration just applied (or
+// restored at start), includes this replica, and closes removedc when one
+// that did is followed by one that names members without it.
+func (r *Replica) noteRemoval(cs *pb.ConfState) {
+	if cs == nil {
+		return
+	}
+	removed := removedFrom(cs, r.id)
+	wasMember := r.member
+	r.member = !removed && !isEmptyConf(cs)
+	if !removed || !wasMember {
+		return
+	}
+	r.removedOnce.Do(func() {
+		r.logger.Warn("replica applied a configuration without itself: it was removed from the cluster", slog.String("conf", pb.DescribeConfState(cs)))
+		close(r.removedc)
+	})
+}
+
+func isEmptyConf(cs *pb.ConfState) bool {
+	return len(cs.GetVoters())+len(cs.GetLearners())+len(cs.GetVotersOutgoing())+len(cs.GetLearnersNext()) == 0
+}
+
+// removedFrom reports whether cs names members and id is not one of them,
+// in either half of a joint configuration.
+func removedFrom(cs *pb.ConfState, id uint64) bool {
+	lists := [][]uint64{cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext()}
+	empty := true
+	for _, l := range lists {
+		if slices.Contains(l, id) {
+			return false
+		}
+		empty = empty && len(l) == 0
+	}
+	return !empty
 }
 
 // Done is closed when the replica stops, by Stop or a failure.

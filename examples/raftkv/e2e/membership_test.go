@@ -81,8 +81,19 @@ func TestMembership(t *testing.T) {
 	if slices.ContainsFunc(st.Members, func(m api.MemberStatus) bool { return m.ID == victim }) {
 		t.Fatalf("node %d still a member: %+v", victim, st.Members)
 	}
-	if err := c.Node(victim).Stop(15 * time.Second); err != nil {
-		t.Errorf("stopping the removed node: %v", err)
+	// The removed node shuts itself down once it applies its removal.
+	removedExited := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !c.Node(victim).Running() {
+			removedExited = true
+			break
+		}
+	}
+	if !removedExited {
+		t.Errorf("node %d still runs after its removal", victim)
+		_ = c.Node(victim).Stop(15 * time.Second)
+	} else if err := c.Node(victim).ExitErr(); err != nil {
+		t.Errorf("the removed node exited with %v, want a clean exit", err)
 	}
 
 	// Replace the leader: a membership without it.

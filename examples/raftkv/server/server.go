@@ -407,6 +407,15 @@ func advertised(configured string, actual net.Addr) string {
 	return actual.String()
 }
 
+// Removed is closed once this node applied its own removal from the
+// cluster (see replica.Replica.Removed), or never, before it starts.
+func (s *Server) Removed() <-chan struct{} {
+	if r := s.replica(); r != nil {
+		return r.Removed()
+	}
+	return nil
+}
+
 // Done is closed when the replica stopped on a failure (or never, before
 // it starts).
 func (s *Server) Done() <-chan struct{} {

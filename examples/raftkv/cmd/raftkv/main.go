@@ -99,6 +99,8 @@ func run() error {
 			}
 		case <-s.Done():
 			failure = errors.New("the replica stopped on a failure")
+		case <-s.Removed():
+			cfg.Logger.Warn("this node was removed from the cluster: shutting down; its data dir must not be used to start it again", "data", cfg.DataDir)
 		case <-time.After(time.Second):
 			continue // the replica may have started since: watch its Done
 		}
