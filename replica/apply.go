@@ -217,9 +217,26 @@ func (r *Replica) updatePeers(added map[uint64]string, removed []uint64) {
 	}
 	for _, id := range removed {
 		if id != r.id {
-			r.tr.RemovePeer(id)
+			r.removeLater(id)
 		}
 	}
+}
+
+// removeLater drops a removed member from the transport two election
+// timeouts from now, not at once: the commit that tells it of its removal
+// may still be queued for it (raft sends it as the change commits), and
+// RemovePeer drops what is queued. A removed node that never hears of its
+// removal never learns to stop (Removed): it campaigns on, refused by every
+// voter.
+func (r *Replica) removeLater(id uint64) {
+	grace := 2 * time.Duration(r.cfg.ElectionTicks) * r.cfg.TickInterval
+	time.AfterFunc(grace, func() {
+		r.calls.push(func() {
+			if removedFrom(confStateOf(r.rn.Status().Config), id) {
+				r.tr.RemovePeer(id)
+			}
+		})
+	})
 }
 
 // install restores the state machine from a snapshot received from the

@@ -64,8 +64,9 @@ promoted; when more than one voter changes the change goes through a joint
 configuration, left automatically before it returns. RemoveNode removes a
 member, TransferLeadership hands leadership over. A leader removed from
 the configuration steps down, and a replica that applies its own removal
-closes Removed, so that the application stops it. The transport learns of address changes as
-configuration changes are applied.
+closes Removed, so that the application stops it. The transport learns of address changes as configuration changes are applied;
+a removed member is dropped from it two election timeouts later, so that the
+commit telling it of its removal still reaches it.
 
 # Snapshots
 

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -73,12 +74,24 @@ func TestLinearizability(t *testing.T) {
 func TestFinalStateJoinsTheHistory(t *testing.T) {
 	ops := []Op{put(0, "a", "1", 0, 10, 5), put(0, "a", "2", 20, 30, 6)}
 	good := []NodeState{{ID: 1, Applied: 6, KVs: map[string]KV{"a": {"2", 6}}}}
-	if r := CheckLinearizable(ops, good, []string{"a"}, time.Minute); r.Result != porcupine.Ok {
+	if r := CheckLinearizable(ops, good, []string{"a"}, time.Minute, false); r.Result != porcupine.Ok {
 		t.Fatalf("good final state: %v", r.Result)
 	}
 	lost := []NodeState{{ID: 1, Applied: 6, KVs: map[string]KV{"a": {"1", 5}}}}
-	if r := CheckLinearizable(ops, lost, []string{"a"}, time.Minute); r.Result != porcupine.Illegal {
+	r := CheckLinearizable(ops, lost, []string{"a"}, time.Minute, false)
+	if r.Result != porcupine.Illegal {
 		t.Fatalf("final state that lost an acknowledged write: %v", r.Result)
+	}
+	// An illegal history comes with what the visualization needs, without
+	// asking; a legal one only when asked.
+	var html bytes.Buffer
+	if err := porcupine.Visualize(Model, r.Info, &html); err != nil || !strings.Contains(html.String(), "@5") {
+		t.Fatalf("visualizing the illegal history: %v (%d bytes)", err, html.Len())
+	}
+	html.Reset()
+	ok := CheckLinearizable(ops, good, []string{"a"}, time.Minute, true)
+	if err := porcupine.Visualize(Model, ok.Info, &html); err != nil || !strings.Contains(html.String(), "@6") {
+		t.Fatalf("visualizing a legal history on request: %v (%d bytes)", err, html.Len())
 	}
 }
 
@@ -151,7 +164,7 @@ func TestRecovery(t *testing.T) {
 
 func TestObservedUnknownWritesAreBounded(t *testing.T) {
 	check := func(ops []Op) porcupine.CheckResult {
-		return CheckLinearizable(ops, nil, nil, time.Minute).Result
+		return CheckLinearizable(ops, nil, nil, time.Minute, false).Result
 	}
 	// Seen, then overwritten and read: fine either way.
 	ok := []Op{maybePut(0, "a", "1", 0), get(1, "a", "1", 10, 20, 5), put(1, "a", "2", 30, 40, 6), get(1, "a", "2", 50, 60, 6)}

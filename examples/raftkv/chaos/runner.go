@@ -440,7 +440,7 @@ func (r *run) finish(ctx context.Context, dir string) *Result {
 		r.violation(err)
 	}
 	r.logf("checking %d operations (%d unknown writes) with porcupine", len(ops), res.Unknown)
-	lin := CheckLinearizable(ops, final, r.keys, r.cfg.CheckTimeout)
+	lin := CheckLinearizable(ops, final, r.keys, r.cfg.CheckTimeout, r.cfg.Keep)
 	res.Ops, res.Linear, res.CheckTime = lin.Ops, string(lin.Result), lin.Duration
 	if lin.Result != porcupine.Ok {
 		r.violation(fmt.Errorf("linearizability: porcupine says %s (see %s)", lin.Result, filepath.Join(dir, "linearizability.html")))
@@ -458,7 +458,7 @@ func (r *run) finish(ctx context.Context, dir string) *Result {
 	WriteJSON(filepath.Join(dir, "history.json"), ops)
 	WriteJSON(filepath.Join(dir, "events.json"), r.events)
 	WriteJSON(filepath.Join(dir, "result.json"), res)
-	if lin.Result != porcupine.Ok || r.cfg.Keep {
+	if lin.Result == porcupine.Illegal || r.cfg.Keep {
 		if err := porcupine.VisualizePath(Model, lin.Info, filepath.Join(dir, "linearizability.html")); err != nil {
 			r.logf("visualization: %v", err)
 		}

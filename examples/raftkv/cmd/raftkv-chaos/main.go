@@ -98,7 +98,7 @@ func recheckDir(dir string) int {
 		ks = append(ks, k)
 	}
 	failed := false
-	lin := chaos.CheckLinearizable(ops, res.Nodes, ks, 10*time.Minute)
+	lin := chaos.CheckLinearizable(ops, res.Nodes, ks, 10*time.Minute, false)
 	fmt.Printf("linearizable: %s (%d ops, %v)\n", lin.Result, lin.Ops, lin.Duration)
 	failed = lin.Result != "Ok"
 	if failed {
@@ -110,7 +110,7 @@ func recheckDir(dir string) int {
 					part = append(part, op)
 				}
 			}
-			r := chaos.CheckLinearizable(part, res.Nodes, []string{k}, 5*time.Minute)
+			r := chaos.CheckLinearizable(part, res.Nodes, []string{k}, 5*time.Minute, false)
 			fmt.Printf("  key %s: %s (%d ops)\n", k, r.Result, r.Ops)
 		}
 	}
