@@ -91,23 +91,17 @@ func TestCorruptSnapshotRefusedOnRestart(t *testing.T) {
 	}
 	_ = f.r.Stop(ctx)
 	c.crash(f)
-	names, err := f.fs.List("/data/snap")
-	if err != nil {
-		t.Fatal(err)
+	// Corrupt the snapshot the wal refers to: a newer file may exist whose
+	// record the stop cut off, and a restart rightly ignores that one.
+	c.openWAL(f)
+	ws, err := f.wal.Snapshot()
+	if err != nil || ws.GetMetadata().GetIndex() == 0 {
+		t.Fatalf("the wal records no snapshot: %v", err)
 	}
-	var snap string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".snap") {
-			snap = "/data/snap/" + n
-		}
-	}
-	if snap == "" {
-		t.Fatalf("no snapshot file in %v", names)
-	}
+	snap := fmt.Sprintf("/data/snap/%016x-%016x.snap", ws.Metadata.Term, ws.Metadata.Index)
 	if err := f.fs.FlipBit(snap, 2, 0); err != nil {
 		t.Fatal(err)
 	}
-	c.openWAL(f)
 	f.sm = newSetSM()
 	cfg := Config{ID: f.id, Logger: testLogger(), Clock: c.clock, TickInterval: 1, Snapshots: f.snaps}
 	r, err := Start(cfg, f.log, f.sm, c.net.Endpoint(f.id))
