@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/tickraft/raft/internal/invariants"
 )
@@ -28,6 +29,24 @@ var ErrNoLeader = errors.New("raft: no leader is known")
 // was refused by the leader (another change pending, invalid in the current
 // joint state, ...). Nothing was appended to the log.
 var ErrConfChangeRejected = errors.New("raft: configuration change rejected")
+
+// ErrConfChangePending is the ErrConfChangeRejected of a change proposed
+// while an earlier one may not be applied yet (the node's applied index has
+// not reached it). Unlike the other rejections it is transient: the same
+// change proposed again once the earlier one is applied may succeed.
+var ErrConfChangePending = errors.New("raft: an earlier configuration change may not be applied yet")
+
+// pendingConfChangeError is ErrConfChangePending with the indexes; it is
+// also an ErrConfChangeRejected.
+type pendingConfChangeError struct{ index, applied uint64 }
+
+func (e *pendingConfChangeError) Error() string {
+	return fmt.Sprintf("%v: a configuration change at index %d may not be applied yet (applied %d)", ErrConfChangeRejected, e.index, e.applied)
+}
+
+func (e *pendingConfChangeError) Is(target error) bool {
+	return target == ErrConfChangeRejected || target == ErrConfChangePending
+}
 
 // ErrInvalidMessage wraps the description of a message that is inconsistent
 // with the node's state (a commit index beyond the log, an append that would

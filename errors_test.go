@@ -340,3 +340,22 @@ func TestStepForgedMessagesAreInvalid(t *testing.T) {
 		}
 	}
 }
+
+// A change proposed while an earlier one is not applied yet is refused
+// with ErrConfChangePending, which is also an ErrConfChangeRejected: the
+// one rejection a caller may retry once the earlier change is applied.
+func TestConfChangePendingIsItsOwnRejection(t *testing.T) {
+	c := rnNewCluster(t, 3, nil)
+	c.elect(1)
+	rn := c.node(1).rn
+	require.NoError(t, rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeId: 4}))
+	err := rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeId: 5})
+	require.ErrorIs(t, err, ErrConfChangePending)
+	require.ErrorIs(t, err, ErrConfChangeRejected)
+	require.Contains(t, err.Error(), "may not be applied yet")
+
+	// A rejection for another reason is not a pending one.
+	bad := rn.ProposeConfChange(&pb.ConfChangeV2{Transition: pb.ConfChangeTransition(99)})
+	require.ErrorIs(t, bad, ErrConfChangeRejected)
+	require.NotErrorIs(t, bad, ErrConfChangePending)
+}

@@ -31,8 +31,7 @@ func (r *raft) checkConfChangeProposal(e *pb.Entry) error {
 	wantsLeave := v2.LeaveJoint()
 	switch {
 	case r.pendingConfIndex > r.raftLog.applied:
-		return fmt.Errorf("%w: a configuration change at index %d may not be applied yet (applied %d)",
-			ErrConfChangeRejected, r.pendingConfIndex, r.raftLog.applied)
+		return &pendingConfChangeError{index: r.pendingConfIndex, applied: r.raftLog.applied}
 	case alreadyJoint && !wantsLeave:
 		return fmt.Errorf("%w: the joint configuration must be left first", ErrConfChangeRejected)
 	case !alreadyJoint && wantsLeave:

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
+	raft "github.com/tickraft/raft"
 	"github.com/tickraft/raft/progress"
 	pb "github.com/tickraft/raft/raftpb"
 )
@@ -169,14 +171,41 @@ func (r *Replica) proposeChange(ctx context.Context, changes []*pb.ConfChangeSin
 	if len(changes) > 1 {
 		pr.cc.Transition = pb.ConfChangeTransitionAuto // joint, left automatically
 	}
-	// The context needs the sequence number, which await assigns: use a
-	// placeholder filled in below.
-	res, err := r.awaitChange(ctx, pr, added)
-	if err != nil {
-		return nil, err
+	for {
+		// The context needs the sequence number, which await assigns: use
+		// a placeholder filled in below.
+		res, err := r.awaitChange(ctx, pr, added)
+		if errors.Is(err, raft.ErrConfChangePending) {
+			// The previous change's future completes as it is applied
+			// here, a moment before raft counts it applied: try again.
+			if err := sleepCtx(ctx, r.cfg.TickInterval); err != nil {
+				return nil, err
+			}
+			pr = proposalPool.Get().(*proposal)
+			pr.cc = &pb.ConfChangeV2{Changes: changes}
+			if len(changes) > 1 {
+				pr.cc.Transition = pb.ConfChangeTransitionAuto
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		cs, _ := res.(*pb.ConfState)
+		return cs, nil
 	}
-	cs, _ := res.(*pb.ConfState)
-	return cs, nil
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (r *Replica) awaitChange(ctx context.Context, pr *proposal, added []Member) (any, error) {
