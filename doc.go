@@ -178,7 +178,8 @@ Configuration changes are proposed with ProposeConfChange, as a
 at once through a joint configuration, thesis §4.3). A change the leader
 refuses (another is still pending, the joint state does not allow it, the
 change is invalid) returns an error wrapping ErrConfChangeRejected and
-nothing is appended. A committed change takes effect when the application
+nothing is appended; the one refusal worth retrying, a change proposed
+before the previous one is applied, also wraps ErrConfChangePending. A committed change takes effect when the application
 calls ApplyConfChange while applying its entry: decode the entry with
 raftpb.UnmarshalConfChange, which handles both versions (Bootstrap writes
 v1 entries, so even an application that proposes only v2 changes meets
