@@ -234,9 +234,10 @@ func appendSnapshotRef(b []byte, index, term uint64, reset bool) []byte {
 }
 
 // appendEntries appends a tagEntries item to f, and each entry's known
-// encoded size (see knownSize) to sizes.
+// encoded size (see knownSize) to sizes; f.runs gets the entries' term runs.
 func appendEntries(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 	f.buf = appendUvarint(appendUvarint(append(f.buf, tagEntries), ents[0].Index), uint64(len(ents)))
+	f.runs = f.runs[:0]
 	if entryFields.etcd {
 		return appendEntriesEtcd(f, ents, sizes)
 	}
@@ -246,10 +247,18 @@ func appendEntries(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 // appendEntriesGeneric is appendEntriesEtcd for any field numbering (it
 // copies every payload).
 func appendEntriesGeneric(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
-	for _, e := range ents {
+	for k, e := range ents {
+		f.addTerm(ents[0].Index+uint64(k), e.Term)
 		var n int
 		f.buf, n = appendSizedEntry(appendUvarint(f.buf, e.Term), e)
 		sizes = append(sizes, uint32(n))
 	}
 	return sizes
+}
+
+// addTerm notes that entry i, the next one appended, has term t.
+func (f *frame) addTerm(i, t uint64) {
+	if n := len(f.runs); n == 0 || f.runs[n-1].term != t {
+		f.runs = append(f.runs, termRun{first: i, term: t})
+	}
 }

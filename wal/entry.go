@@ -72,11 +72,16 @@ const maxEntryPrefix = 2*binary.MaxVarintLen64 + 4*(1+binary.MaxVarintLen64)
 // Save of a thousand small entries spends most of its CPU here. Payloads of
 // refMin bytes or more are referred to, not copied (see frame). It appends
 // each entry's known encoded size (see knownSize) to sizes.
+//
+// The length goes before the encoding but is known only after it: an entry
+// whose encoding cannot reach 128 bytes (smallEntry) gets one byte for it,
+// filled in afterwards, so small entries are sized by writing them; larger
+// ones are sized first (knownSize), which their payload's copy dwarfs.
 func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 	b := f.buf
-	for _, e := range ents {
+	for k, e := range ents {
+		f.addTerm(ents[0].Index+uint64(k), e.Term)
 		unknown := unknownFields(e)
-		known := knownSize(e)
 		copied := len(e.Data) < refMin
 		need := maxEntryPrefix + len(unknown)
 		if copied {
@@ -87,7 +92,15 @@ func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 		}
 		p := b[len(b) : len(b)+need]
 		k := putUvarint(p, e.Term)
-		k += putUvarint(p[k:], uint64(known+len(unknown)))
+		lenAt, known := k, 0
+		small := len(e.Data)+len(unknown) <= smallEntry
+		if small {
+			k++
+		} else {
+			known = knownSize(e)
+			k += putUvarint(p[k:], uint64(known+len(unknown)))
+		}
+		from := k
 		if e.Type != 0 {
 			p[k] = etcdTagType
 			k += 1 + putUvarint(p[k+1:], uint64(int64(e.Type)))
@@ -109,6 +122,12 @@ func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 				f.ref(len(b)+k, e.Data)
 			}
 		}
+		if small {
+			// Sized by writing (its payload was copied): the byte
+			// reserved holds the length.
+			known = k - from
+			p[lenAt] = byte(known + len(unknown))
+		}
 		if len(unknown) != 0 {
 			k += copy(p[k:], unknown)
 		}
@@ -119,8 +138,14 @@ func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 	return sizes
 }
 
+// smallEntry bounds the payload and unknown fields of an entry whose
+// encoding is sure to be shorter than 128 bytes (a one-byte length): the
+// tags and varints of type, term, index and the payload length take at most
+// 4*(1+binary.MaxVarintLen64) = 44 bytes.
+const smallEntry = 127 - 4*(1+binary.MaxVarintLen64)
+
 // unknownFields returns e's unknown fields (those a newer version wrote).
-func unknownFields(e *pb.Entry) []byte { return e.ProtoReflect().GetUnknown() }
+func unknownFields(e *pb.Entry) []byte { return e.UnknownBytes() }
 
 func varintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 

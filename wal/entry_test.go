@@ -53,7 +53,7 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 				Term:  pick(0, 1, 127, 128, 1<<40, 1<<64-1),
 				Index: pick(0, 1, 300, 1<<63),
 				Type:  pb.EntryType(pick(0, 1, 2, 1<<32-1)), // the last is -1
-				Data:  bytes.Repeat([]byte{byte(k)}, int(pick(0, 1, 127, 128, 5000))),
+				Data:  bytes.Repeat([]byte{byte(k)}, int(pick(0, 1, smallEntry-1, smallEntry, smallEntry+1, 127, 128, 5000))),
 			}
 			if rnd.IntN(4) == 0 {
 				e.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), uint64(k)))
@@ -68,6 +68,15 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 		got, want := etcd.bytes(), generic.bytes()
 		if !bytes.Equal(got, want) || !slices.Equal(gotSize, wantSize) {
 			t.Fatalf("round %d: etcd encoder %x (size %d), generic %x (size %d)", round, got, gotSize, want, wantSize)
+		}
+		var runs []termRun
+		for k, e := range ents {
+			if k == 0 || e.Term != ents[k-1].Term {
+				runs = append(runs, termRun{first: ents[0].Index + uint64(k), term: e.Term})
+			}
+		}
+		if !slices.Equal(etcd.runs, runs) || !slices.Equal(generic.runs, runs) {
+			t.Fatalf("round %d: term runs %v (etcd encoder), %v (generic), want %v", round, etcd.runs, generic.runs, runs)
 		}
 	}
 }

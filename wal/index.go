@@ -129,14 +129,12 @@ func (l *logIndex) appendRecovered(terms []uint64, ext extent) {
 }
 
 // appendSaved adds the entries of a Save, last+1 on, stored in ext
-// (ext.first is last+1), with their known encoded sizes, to the index and
-// the cache.
-func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, ext extent, cacheLimit int) {
-	n := len(l.terms)
-	for k, e := range ents {
-		if n == 0 || l.terms[n-1].term != e.Term {
-			l.terms = append(l.terms, termRun{first: ext.first + uint64(k), term: e.Term})
-			n++
+// (ext.first is last+1), with their known encoded sizes and their term
+// runs, to the index and the cache.
+func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, runs []termRun, ext extent, cacheLimit int) {
+	for _, r := range runs {
+		if n := len(l.terms); n == 0 || l.terms[n-1].term != r.term {
+			l.terms = append(l.terms, r)
 		}
 	}
 	l.extents = append(l.extents, ext)

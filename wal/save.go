@@ -23,7 +23,9 @@ type plan struct {
 	// sizes holds the known encoded size of each of ents (see
 	// knownSize), computed while encoding.
 	sizes []uint32
-	hs    *pb.HardState
+	// runs are the term runs of ents, computed while encoding.
+	runs []termRun
+	hs   *pb.HardState
 	// create asks for a snapshot at compactIndex with createCS and
 	// createData (CreateSnapshot); validate builds created from them.
 	create     bool
@@ -164,7 +166,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 	}
 	if len(p.ents) > 0 {
 		w.sizes = appendEntries(f, p.ents, w.sizes[:0])
-		p.sizes = w.sizes
+		p.sizes, p.runs = w.sizes, f.runs
 	}
 	if p.hs != nil {
 		f.buf = appendHardState(f.buf, p.hs)
@@ -230,7 +232,7 @@ func (w *WAL) publish(p *plan, loc extent) {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
 		loc.first = first
-		w.idx.appendSaved(p.ents, p.sizes, loc, w.opts.CacheBytes)
+		w.idx.appendSaved(p.ents, p.sizes, p.runs, loc, w.opts.CacheBytes)
 	}
 	if p.hs != nil {
 		w.hs = storeHardState(w.hs, p.hs)
