@@ -52,9 +52,12 @@ readers as they are: neither side may modify them.
 
 The WAL keeps in memory the hard state, the latest snapshot, the most recent
 entries (Options.CacheBytes, 8 MiB by default, of encoded entries, plus a
-pointer and a 4-byte size for each), the term of every entry as
-runs of equal terms, and the disk location of each batch. Older entries are
-read back from disk (checksummed again) when asked for. Memory therefore
+pointer for each, in blocks of up to 1,024 entries or a sixteenth of the
+limit that are filled by successive Saves and dropped whole, oldest first),
+the term of every entry as runs of equal terms, and the disk location of
+each batch. Older entries are read back from disk (checksummed again) when
+asked for. Entries returns a slice of a block when the range lies in one
+and a copy otherwise. Memory therefore
 grows with the number of Saves and term changes in the log, not with the
 size of the entries: 24 bytes per Save (plus slice growth), so a million
 entries written one per Save cost about 30 MB, written 128 per Save well

@@ -51,19 +51,18 @@ type logIndex struct {
 	// terms is ordered by first; terms[0].first == start+1 when the log is
 	// not empty, and no run starts after last.
 	terms []termRun
-	// cache holds the entries (last-len(cache), last], shared with readers:
-	// elements below len(cache) are never overwritten, so a slice handed
-	// out stays valid; truncation builds a new array. cacheBytes is the
-	// encoded size of what it holds (known fields: see knownSize).
-	cache []*pb.Entry
-	// cacheSizes[k] is knownSize(cache[k]), kept so that evicting and
-	// trimming do not touch old entries (cold in the CPU cache): only the
-	// writer uses it. cacheBytes is their sum.
-	cacheSizes []uint32
-	cacheBytes int
+	// cache holds the most recent entries, (cacheFirst()-1, last],
+	// shared with readers.
+	cache entryCache
 }
 
-func (l *logIndex) cacheFirst() uint64 { return l.last - uint64(len(l.cache)) + 1 }
+// cacheFirst is the first cached entry (last+1 when none is).
+func (l *logIndex) cacheFirst() uint64 {
+	if len(l.cache.blocks) == 0 {
+		return l.last + 1
+	}
+	return l.cache.first
+}
 
 // term returns the term of entry i, which must be in [start, last].
 func (l *logIndex) term(i uint64) uint64 {
@@ -89,6 +88,7 @@ func (l *logIndex) findExtent(i uint64) int {
 // reset empties the log, which restarts after index (of term term).
 func (l *logIndex) reset(index, term uint64) {
 	*l = logIndex{start: index, startTerm: term, last: index}
+	l.cache.reset(index + 1)
 }
 
 // truncate removes the entries from k on (start < k <= last+1).
@@ -100,17 +100,7 @@ func (l *logIndex) truncate(k uint64) {
 	l.extents = l.extents[:n]
 	r := sort.Search(len(l.terms), func(j int) bool { return l.terms[j].first >= k })
 	l.terms = l.terms[:r]
-	if cf := l.cacheFirst(); k > cf {
-		keep := l.cache[:k-cf]
-		l.cache = append(make([]*pb.Entry, 0, len(keep)), keep...)
-		l.cacheSizes = l.cacheSizes[:k-cf]
-	} else {
-		l.cache, l.cacheSizes = nil, nil
-	}
-	l.cacheBytes = 0
-	for _, s := range l.cacheSizes {
-		l.cacheBytes += int(s)
-	}
+	l.cache.dropFrom(k)
 	l.last = k - 1
 }
 
@@ -125,7 +115,7 @@ func (l *logIndex) appendRecovered(terms []uint64, ext extent) {
 	}
 	l.extents = append(l.extents, ext)
 	l.last = ext.first + uint64(len(terms)) - 1
-	l.cache, l.cacheSizes, l.cacheBytes = nil, nil, 0
+	l.cache.reset(l.last + 1)
 }
 
 // appendSaved adds the entries of a Save, last+1 on, stored in ext
@@ -139,37 +129,8 @@ func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, runs []termRun,
 	}
 	l.extents = append(l.extents, ext)
 	l.last = ext.first + uint64(len(ents)) - 1
-	// Appending may write into the array's spare capacity: no slice
-	// handed to a reader reaches past len(l.cache). The array is
-	// replaced, never shifted; doubling (append grows a large one by a
-	// quarter) keeps the copying to one pointer per entry added while
-	// evict moves the start forward.
-	if need := len(l.cache) + len(ents); need > cap(l.cache) {
-		grown := make([]*pb.Entry, len(l.cache), 2*need)
-		copy(grown, l.cache)
-		l.cache = grown
-	}
-	if need := len(l.cacheSizes) + len(sizes); need > cap(l.cacheSizes) {
-		grown := make([]uint32, len(l.cacheSizes), 2*need)
-		copy(grown, l.cacheSizes)
-		l.cacheSizes = grown
-	}
-	l.cache = append(l.cache, ents...)
-	l.cacheSizes = append(l.cacheSizes, sizes...)
-	for _, s := range sizes {
-		l.cacheBytes += int(s)
-	}
-	l.evict(cacheLimit)
-}
-
-// evict drops the oldest cached entries until the cache fits limit.
-func (l *logIndex) evict(limit int) {
-	n := 0
-	for n < len(l.cacheSizes) && l.cacheBytes > limit {
-		l.cacheBytes -= int(l.cacheSizes[n])
-		n++
-	}
-	l.cache, l.cacheSizes = l.cache[n:], l.cacheSizes[n:]
+	l.cache.append(ext.first, ents, sizes, cacheLimit)
+	l.cache.evict(cacheLimit)
 }
 
 // compact discards the entries up to c, of term t (c > start).
@@ -194,11 +155,6 @@ func (l *logIndex) compact(c, t uint64) {
 	if len(l.terms) > 0 {
 		l.terms[0].first = c + 1
 	}
-	if cf := l.cacheFirst(); c >= cf {
-		for _, s := range l.cacheSizes[:c-cf+1] {
-			l.cacheBytes -= int(s)
-		}
-		l.cache, l.cacheSizes = l.cache[c-cf+1:], l.cacheSizes[c-cf+1:]
-	}
+	l.cache.dropUpTo(c)
 	l.start, l.startTerm, l.provisional = c, t, false
 }

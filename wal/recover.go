@@ -482,12 +482,15 @@ func (w *WAL) fillCache() error {
 		}
 	}
 	slices.Reverse(ents)
-	w.idx.cache, w.idx.cacheSizes, w.idx.cacheBytes = ents, make([]uint32, len(ents)), 0
+	sizes := make([]uint32, len(ents))
 	for k, e := range ents {
-		w.idx.cacheSizes[k] = uint32(knownSize(e))
-		w.idx.cacheBytes += int(w.idx.cacheSizes[k])
+		sizes[k] = uint32(knownSize(e))
 	}
-	w.idx.evict(w.opts.CacheBytes)
+	w.idx.cache.reset(w.idx.last + 1)
+	if len(ents) > 0 {
+		w.idx.cache.append(w.idx.last+1-uint64(len(ents)), ents, sizes, w.opts.CacheBytes)
+	}
+	w.idx.cache.evict(w.opts.CacheBytes)
 	w.rc = readCache{}
 	return nil
 }

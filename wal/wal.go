@@ -251,7 +251,7 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	cf := w.idx.cacheFirst()
 	if lo >= cf {
-		return limitSize(w.idx.cache[lo-cf:hi-cf:hi-cf], maxSize), nil
+		return w.idx.cache.get(lo, hi, maxSize), nil
 	}
 	var out []*pb.Entry
 	var size uint64
@@ -267,11 +267,7 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	for i := lo; i < hi; {
 		if i >= cf {
-			for _, e := range w.idx.cache[i-cf : hi-cf] {
-				if !add(e) {
-					break
-				}
-			}
+			w.idx.cache.each(i, hi, add)
 			return out[:len(out):len(out)], nil
 		}
 		k := w.idx.findExtent(i)

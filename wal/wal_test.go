@@ -474,40 +474,70 @@ func TestSaveIgnoresEmptySnapshot(t *testing.T) {
 	}
 }
 
-// TestCacheSizesTracked: the per-entry sizes the cache keeps (so that
-// eviction never touches old entries) match the cached entries after every
-// step of seeded workloads that append, overwrite, compact and install
-// snapshots, and the cache stays within its limit.
-func TestCacheSizesTracked(t *testing.T) {
+// TestCacheTracked: the cache's blocks are contiguous, end at the last
+// entry, begin at or before its first cached entry (past the start of the
+// log), hold the entries the log holds, count their bytes right, and stay
+// within the limit, after every step of seeded workloads that append,
+// overwrite, compact and install snapshots, and after reopening.
+func TestCacheTracked(t *testing.T) {
 	for seed := uint64(1); seed <= 10; seed++ {
 		fs := faultfs.New()
 		w := mustOpen(t, testOpts(fs))
 		wl := newWorkload(seed, 150)
 		for s := 0; s < wl.steps && !wl.failed; s++ {
 			wl.step(w)
-			checkCacheSizes(t, w, fmt.Sprintf("seed %d step %d", seed, s))
+			checkCache(t, w, fmt.Sprintf("seed %d step %d", seed, s))
 		}
 		w.Close()
 		w = mustOpen(t, testOpts(fs))
-		checkCacheSizes(t, w, fmt.Sprintf("seed %d after reopening", seed))
+		checkCache(t, w, fmt.Sprintf("seed %d after reopening", seed))
 		w.Close()
 	}
 }
 
-func checkCacheSizes(t *testing.T, w *WAL, what string) {
+func checkCache(t *testing.T, w *WAL, what string) {
 	t.Helper()
 	l := &w.idx
-	if len(l.cacheSizes) != len(l.cache) {
-		t.Fatalf("%s: %d sizes for %d cached entries", what, len(l.cacheSizes), len(l.cache))
+	c := &l.cache
+	if len(c.blocks) == 0 {
+		if l.cacheFirst() != l.last+1 {
+			t.Fatalf("%s: empty cache starts at %d, log ends at %d", what, l.cacheFirst(), l.last)
+		}
+		if c.bytes != 0 {
+			t.Fatalf("%s: empty cache of %d bytes", what, c.bytes)
+		}
+		return
+	}
+	if c.first <= l.start || c.first < c.blocks[0].first || c.first >= c.blocks[0].end() {
+		t.Fatalf("%s: cache starts at %d, its first block holds [%d, %d), the log starts after %d", what, c.first, c.blocks[0].first, c.blocks[0].end(), l.start)
+	}
+	if end := c.blocks[len(c.blocks)-1].end(); end != l.last+1 {
+		t.Fatalf("%s: cache ends before %d, log at %d", what, end, l.last)
 	}
 	sum := 0
-	for k, e := range l.cache {
-		if int(l.cacheSizes[k]) != knownSize(e) {
-			t.Fatalf("%s: size of cached entry %d is %d, want %d", what, e.Index, l.cacheSizes[k], knownSize(e))
+	for n, b := range c.blocks {
+		if n > 0 && b.first != c.blocks[n-1].end() {
+			t.Fatalf("%s: block %d starts at %d, the one before ends before %d", what, n, b.first, c.blocks[n-1].end())
 		}
-		sum += knownSize(e)
+		bytes := 0
+		for k, e := range b.ents {
+			if e.Index != b.first+uint64(k) {
+				t.Fatalf("%s: block %d holds entry %d at index %d", what, n, e.Index, b.first+uint64(k))
+			}
+			bytes += knownSize(e)
+		}
+		if bytes != b.bytes {
+			t.Fatalf("%s: block %d counts %d bytes, its entries have %d", what, n, b.bytes, bytes)
+		}
+		sum += bytes
 	}
-	if sum != l.cacheBytes || sum > w.opts.CacheBytes {
-		t.Fatalf("%s: cacheBytes %d, sum of sizes %d, limit %d", what, l.cacheBytes, sum, w.opts.CacheBytes)
+	if sum != c.bytes || sum > w.opts.CacheBytes {
+		t.Fatalf("%s: cache counts %d bytes, its blocks %d, limit %d", what, c.bytes, sum, w.opts.CacheBytes)
+	}
+	for i := c.first; i <= l.last; i++ {
+		got := c.get(i, i+1, math.MaxUint64)
+		if len(got) != 1 || got[0].Index != i {
+			t.Fatalf("%s: cached entry %d reads as %v", what, i, got)
+		}
 	}
 }
