@@ -162,17 +162,9 @@ func (c *entryCache) get(lo, hi, maxSize uint64) []*pb.Entry {
 	if hi <= b.end() {
 		return limitSize(b.ents[lo-b.first:hi-b.first:hi-b.first], maxSize)
 	}
-	var out []*pb.Entry
-	var size uint64
-	c.each(lo, hi, func(e *pb.Entry) bool {
-		s := uint64(entrySize(e))
-		if len(out) > 0 && size+s > maxSize {
-			return false
-		}
-		out, size = append(out, e), size+s
-		return true
-	})
-	return out[:len(out):len(out)]
+	out := sizeLimited{max: maxSize}
+	c.each(lo, hi, out.add)
+	return out.entries()
 }
 
 // each calls fn with the cached entries [lo, hi) in order until it returns

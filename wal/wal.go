@@ -253,22 +253,11 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	if lo >= cf {
 		return w.idx.cache.get(lo, hi, maxSize), nil
 	}
-	var out []*pb.Entry
-	var size uint64
-	// add appends e unless the size limit is reached; it reports whether
-	// to go on.
-	add := func(e *pb.Entry) bool {
-		s := uint64(entrySize(e))
-		if len(out) > 0 && size+s > maxSize {
-			return false
-		}
-		out, size = append(out, e), size+s
-		return true
-	}
+	out := sizeLimited{max: maxSize}
 	for i := lo; i < hi; {
 		if i >= cf {
-			w.idx.cache.each(i, hi, add)
-			return out[:len(out):len(out)], nil
+			w.idx.cache.each(i, hi, out.add)
+			return out.entries(), nil
 		}
 		k := w.idx.findExtent(i)
 		x := w.idx.extents[k]
@@ -278,13 +267,33 @@ func (w *WAL) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 		}
 		end := min(hi, w.idx.extentLast(k)+1, cf)
 		for ; i < end; i++ {
-			if !add(ents[i-x.base()]) {
-				return out[:len(out):len(out)], nil
+			if !out.add(ents[i-x.base()]) {
+				return out.entries(), nil
 			}
 		}
 	}
-	return out[:len(out):len(out)], nil
+	return out.entries(), nil
 }
+
+// sizeLimited collects entries up to a size limit, but at least one.
+type sizeLimited struct {
+	ents      []*pb.Entry
+	size, max uint64
+}
+
+// add appends e unless the size limit is reached; it reports whether to go
+// on.
+func (l *sizeLimited) add(e *pb.Entry) bool {
+	s := uint64(entrySize(e))
+	if len(l.ents) > 0 && l.size+s > l.max {
+		return false
+	}
+	l.ents, l.size = append(l.ents, e), l.size+s
+	return true
+}
+
+// entries returns what was collected, capped so that appending copies.
+func (l *sizeLimited) entries() []*pb.Entry { return l.ents[:len(l.ents):len(l.ents)] }
 
 func limitSize(ents []*pb.Entry, maxSize uint64) []*pb.Entry {
 	if len(ents) == 0 {
