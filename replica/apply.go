@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lt "github.com/tickraft/raft/internal/lattrace"
 	pb "github.com/tickraft/raft/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -57,7 +58,11 @@ func (r *Replica) runApply() {
 			if w.install != nil {
 				err = r.install(w.install)
 			} else {
+				if n := len(w.msg.Entries); n > 0 {
+					lt.Mark(lt.AStart, w.msg.Entries[n-1].Index)
+				}
 				err = r.applyEntries(w.msg.Entries)
+				lt.Mark(lt.ADone, 0)
 				for _, resp := range w.msg.Responses {
 					r.msgs.push(resp)
 				}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	raft "github.com/tickraft/raft"
+	lt "github.com/tickraft/raft/internal/lattrace"
 	pb "github.com/tickraft/raft/raftpb"
 )
 
@@ -35,6 +36,7 @@ func (r *Replica) runLoop() {
 			runtime.Gosched()
 		case <-r.calls.wake:
 		}
+		lt.Mark(lt.RWake, 0)
 		// Before anything is stepped, so that no read is answered from a
 		// lease that elapsed time has already ended.
 		for owed += ticks.owed(); owed > 0; owed-- {
@@ -60,6 +62,9 @@ func (r *Replica) tick() {
 
 func (r *Replica) stepQueued() {
 	for _, m := range r.msgs.take() {
+		if m.Type == pb.MsgAppResp {
+			lt.Mark(lt.RStepResp, m.Index)
+		}
 		if err := r.rn.Step(m); err != nil && !isBenign(err) {
 			r.logger.Debug("replica dropped a message", slog.String("type", m.Type.String()), slog.Uint64("from", m.From), slog.Any("error", err))
 		}
@@ -68,6 +73,7 @@ func (r *Replica) stepQueued() {
 		f()
 	}
 	if props := r.props.take(); len(props) > 0 {
+		lt.Mark(lt.RStepProp, uint64(len(props)))
 		r.proposeAll(props)
 	}
 	r.reads.issue(r)
@@ -100,12 +106,21 @@ func (r *Replica) handleReadys() error {
 		for _, m := range rd.Messages {
 			switch {
 			case m.To == raft.LocalAppendThread:
+				if n := len(m.Entries); n > 0 {
+					lt.Mark(lt.RReadyEnt, m.Entries[n-1].Index)
+				}
 				r.appendQ.push(storageWork{msg: m})
 			case m.To == raft.LocalApplyThread:
+				if n := len(m.Entries); n > 0 {
+					lt.Mark(lt.RReadyCommit, m.Entries[n-1].Index)
+				}
 				r.applyQ.push(applyWork{msg: m})
 			case m.Type == pb.MsgSnap:
 				r.sendSnapshot(m)
 			default:
+				if n := len(m.Entries); m.Type == pb.MsgApp && n > 0 {
+					lt.Mark(lt.RSendApp, m.Entries[n-1].Index)
+				}
 				out = append(out, m)
 			}
 		}

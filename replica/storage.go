@@ -7,6 +7,7 @@ import (
 	"time"
 
 	raft "github.com/tickraft/raft"
+	lt "github.com/tickraft/raft/internal/lattrace"
 	pb "github.com/tickraft/raft/raftpb"
 )
 
@@ -55,6 +56,9 @@ func (r *Replica) runStorage() {
 				r.applyQ.push(applyWork{install: w.msg.Snapshot})
 			}
 			for _, resp := range w.msg.Responses {
+				if resp.Type == pb.MsgAppResp {
+					lt.Mark(lt.STResp, resp.Index)
+				}
 				if resp.To == r.id {
 					r.msgs.push(resp)
 				} else {
@@ -100,8 +104,14 @@ func (r *Replica) saveAll(items []storageWork, prev *pb.HardState) error {
 			prev.Term, prev.Vote = m.Term, m.Vote
 		}
 		start := time.Now()
+		if n := len(u.Entries); n > 0 {
+			lt.Mark(lt.STSaveStart, u.Entries[n-1].Index)
+		}
 		if err := r.store.Save(u); err != nil {
 			return fmt.Errorf("replica: saving to the log store: %w", err)
+		}
+		if u.MustSync {
+			lt.Mark(lt.STSaveEnd, 0)
 		}
 		if u.MustSync {
 			r.stats.syncs.Add(1)
