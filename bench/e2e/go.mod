@@ -7,6 +7,7 @@ replace github.com/tickraft/raft => ../..
 replace github.com/tickraft/raft/examples/raftkv => ../../examples/raftkv
 
 require (
+	github.com/tickraft/raft v0.0.0
 	github.com/tickraft/raft/examples/raftkv v0.0.0
 	go.etcd.io/etcd/client/v3 v3.5.17
 )
@@ -16,7 +17,6 @@ require (
 	github.com/coreos/go-systemd/v22 v22.3.2 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.4 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	go.etcd.io/etcd/api/v3 v3.5.17 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.5.17 // indirect
 	go.uber.org/atomic v1.7.0 // indirect

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickraft/raft/examples/raftkv/client"
+	lt "github.com/tickraft/raft/internal/lattrace"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -157,7 +158,9 @@ func waitFor(ctx context.Context, f func() error) error {
 type raftkvClient struct{ c *client.Client }
 
 func (r raftkvClient) put(ctx context.Context, k, v string) error {
+	lt.Mark(lt.CCall, 0)
 	_, err := r.c.Put(ctx, k, v)
+	lt.Mark(lt.CDone, 0)
 	return err
 }
 
