@@ -93,12 +93,11 @@ func (p *proc) count(stage uint8, t0, t1 int64) int {
 }
 
 type stage struct {
-	name    string
-	st      uint8
-	keyed   bool // matched by the put's entry index
-	n       int  // the n-th such event
-	after   uint8
-	perNode bool
+	name  string
+	st    uint8
+	keyed bool // matched by the put's entry index
+	n     int  // the n-th such event
+	after uint8
 }
 
 // leaderStages and followerStages are the stages printed, in path order.
