@@ -4,8 +4,8 @@
 // each through its own client library at several concurrencies, and prints
 // puts/s, latency quantiles, CPU per put per process, wal fsyncs per put
 // per member and linearizable gets/s, alternating the systems and taking
-// medians. It also measures the disk's synchronous-commit limit (the
-// median latency of a small write plus fdatasync) in the same directory.
+// medians. It also measures the disk's synchronous-commit limits in the
+// same directory (see diskLimits).
 package main
 
 import (
@@ -139,7 +139,7 @@ func run(c config) error {
 			return fmt.Errorf("building raftkv: %w", err)
 		}
 	}
-	disk, err := fsyncLatency(c.dir, 200)
+	disk, err := measureDisk(c.dir, 200)
 	if err != nil {
 		return err
 	}
@@ -333,33 +333,70 @@ func (f *atomicFlag) get() bool { f.mu.RLock(); defer f.mu.RUnlock(); return f.v
 func (f *atomicFlag) set()      { f.mu.Lock(); f.v = true; f.mu.Unlock() }
 func (f *atomicFlag) clear()    { f.mu.Lock(); f.v = false; f.mu.Unlock() }
 
-// fsyncLatency measures the disk's synchronous-commit limit in dir: the
-// median time of a 4 KiB write into a preallocated file followed by
-// fdatasync, as a wal append does.
-func fsyncLatency(dir string, n int) (time.Duration, error) {
-	f, err := os.CreateTemp(dir, "fsync-probe-")
+// diskLimits are the disk's synchronous-commit limits: single is the median
+// of one writer's 4 KiB write plus fdatasync, as a wal append does; quorum
+// is the median time until two of three such writers, started together on
+// the same disk, are done: a put's commit in a three-member cluster whose
+// data dirs share the disk (leader and follower fsyncs overlap, and the
+// third member's competes with them).
+type diskLimits struct{ single, quorum time.Duration }
+
+func measureDisk(dir string, n int) (diskLimits, error) {
+	single, err := fsyncRounds(dir, 1, 1, n)
 	if err != nil {
-		return 0, err
+		return diskLimits{}, err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	quorum, err := fsyncRounds(dir, 3, 2, n)
+	return diskLimits{single, quorum}, err
+}
+
+// fsyncRounds runs n rounds in which writers files each get a 4 KiB write
+// into preallocated space and an fdatasync, all started together, and
+// returns the median time until the first need of them were done.
+func fsyncRounds(dir string, writers, need, n int) (time.Duration, error) {
+	if need < 1 || need > writers || n < 1 {
+		return 0, fmt.Errorf("fsync probe: %d of %d writers over %d rounds", need, writers, n)
+	}
+	files := make([]*os.File, writers)
+	for k := range files {
+		f, err := os.CreateTemp(dir, "fsync-probe-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if _, err := f.Write(make([]byte, n*4096)); err != nil {
+			return 0, err
+		}
+		if err := f.Sync(); err != nil {
+			return 0, err
+		}
+		files[k] = f
+	}
 	buf := make([]byte, 4096)
-	if _, err := f.Write(make([]byte, n*len(buf))); err != nil {
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
 	var h hist
 	for i := range n {
+		done := make(chan error, writers)
 		start := time.Now()
-		if _, err := f.WriteAt(buf, int64(i*len(buf))); err != nil {
-			return 0, err
+		for _, f := range files {
+			go func() {
+				_, err := f.WriteAt(buf, int64(i*len(buf)))
+				if err == nil {
+					err = syscall.Fdatasync(int(f.Fd()))
+				}
+				done <- err
+			}()
 		}
-		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
-			return 0, err
+		var took time.Duration
+		for k := range writers {
+			if err := <-done; err != nil {
+				return 0, err
+			}
+			if k+1 == need {
+				took = time.Since(start)
+			}
 		}
-		h.record(time.Since(start))
+		h.record(took)
 	}
 	return h.quantile(0.5), nil
 }
