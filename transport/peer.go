@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	lt "github.com/tickraft/raft/internal/lattrace"
 	"github.com/tickraft/raft/raftpb"
 )
 
@@ -359,6 +360,15 @@ func (p *peer) writeBatch(conn net.Conn) bool {
 	}
 	endFrame(buf, start, frameMsgs)
 	p.buf = buf
+	if lt.On {
+		for _, m := range p.batch {
+			if n := len(m.Entries); m.Type == raftpb.MsgApp && n > 0 {
+				lt.Mark(lt.TWrite, m.Entries[n-1].Index)
+			} else if m.Type == raftpb.MsgAppResp {
+				lt.Mark(lt.TWrite, m.Index)
+			}
+		}
+	}
 	clear(p.batch)
 	conn.SetWriteDeadline(time.Now().Add(p.t.cfg.WriteTimeout))
 	if _, err := conn.Write(buf); err != nil {

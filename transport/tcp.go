@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lt "github.com/tickraft/raft/internal/lattrace"
 	"github.com/tickraft/raft/raftpb"
 )
 
@@ -615,6 +616,13 @@ func (t *TCP) serveMessages(conn net.Conn, from uint64, c *counters, remote stri
 					return fmt.Errorf("%w: message from %d to %d on the connection from %d to %d", errBadPayload, m.From, m.To, from, t.cfg.ID)
 				}
 				c.msgsRecv.Add(1)
+				if lt.On {
+					if n := len(m.Entries); m.Type == raftpb.MsgApp && n > 0 {
+						lt.Mark(lt.TRecv, m.Entries[n-1].Index)
+					} else if m.Type == raftpb.MsgAppResp {
+						lt.Mark(lt.TRecv, m.Index)
+					}
+				}
 				h.HandleMessage(m)
 				return nil
 			})

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	lt "github.com/tickraft/raft/internal/lattrace"
 	"io"
 	"log/slog"
 	"net"
@@ -350,6 +351,7 @@ func (c *cpConn) readLoop(br *bufio.Reader) *wire.Error {
 		if req.ID == 0 {
 			return &wire.Error{Status: http.StatusBadRequest, Code: api.CodeBadRequest, Message: "request ID 0 is reserved for connection errors"}
 		}
+		lt.Mark(lt.SRead, req.ID)
 		if req.Op == wire.OpCancel {
 			c.cancelCall(req.Version)
 			continue
@@ -476,7 +478,9 @@ func (c *cpConn) start(req *wire.Request) {
 		delete(c.calls, call.id)
 		c.mu.Unlock()
 		cancel()
+		lt.Mark(lt.SProposed, call.id)
 		c.answer(call, &resp, err)
+		lt.Mark(lt.SAnswer, 0)
 	}()
 }
 
@@ -520,6 +524,7 @@ func (c *cpConn) writeLoop(done chan<- struct{}) {
 		}
 		if !failed && c.idle() {
 			failed = bw.Flush() != nil
+			lt.Mark(lt.SFlushed, 0)
 		}
 		if failed {
 			c.abort()
@@ -557,6 +562,7 @@ func prepareWrite(s *Server, req *wire.Request, call *cpCall) error {
 }
 
 func handleWrite(s *Server, ctx context.Context, call *cpCall, resp *wire.Response) error {
+	lt.Mark(lt.SPropose, call.id)
 	res, err := s.proposeCmd(ctx, call.cmd)
 	resp.Version, resp.Existed = res.Version, res.Existed
 	return err
