@@ -234,3 +234,30 @@ func TestDeleteIndexMatchesAScan(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckByKey: checking one key at a time finds an illegal key wherever
+// it sorts, and passes a history whose keys are all legal.
+func TestCheckByKey(t *testing.T) {
+	legal := func(k string) []Op {
+		return []Op{put(0, k, k+"1", 0, 10, 5), get(1, k, k+"1", 20, 30, 5)}
+	}
+	stale := func(k string) []Op { // a read of a value that was overwritten before it began
+		return []Op{put(0, k, k+"1", 0, 10, 5), put(0, k, k+"2", 20, 30, 6), get(1, k, k+"1", 40, 50, 5)}
+	}
+	for _, tc := range []struct {
+		name string
+		ops  []Op
+		want porcupine.CheckResult
+	}{
+		{"all legal", append(legal("a"), legal("b")...), porcupine.Ok},
+		{"first key illegal", append(stale("a"), legal("b")...), porcupine.Illegal},
+		{"last key illegal", append(legal("a"), stale("z")...), porcupine.Illegal},
+	} {
+		if got := checkByKey(Porcupine(tc.ops), time.Minute); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := checkByKey(Porcupine(legal("a")), -time.Second); got != porcupine.Unknown {
+		t.Errorf("no time left: %v, want Unknown", got)
+	}
+}
