@@ -56,8 +56,11 @@ func TestMemUnknownAndRemovedPeerReportsUnreachable(t *testing.T) {
 	e := n.Endpoint(1)
 	e.Send([]*raftpb.Message{msg(1, 3, raftpb.MsgHeartbeat, 0)}) // no node 3
 	recs[0].waitFor(t, "unreachable 3", func() bool { return len(recs[0].unreachable) == 1 })
-	if recs[0].unreachable[0] != 3 {
-		t.Fatalf("reported %v", recs[0].unreachable)
+	recs[0].mu.Lock()
+	reported := append([]uint64(nil), recs[0].unreachable...)
+	recs[0].mu.Unlock()
+	if reported[0] != 3 {
+		t.Fatalf("reported %v", reported)
 	}
 	e.RemovePeer(2)
 	e.Send([]*raftpb.Message{msg(1, 2, raftpb.MsgHeartbeat, 0)})

@@ -362,11 +362,7 @@ func (p *peer) writeBatch(conn net.Conn) bool {
 	p.buf = buf
 	if lt.On {
 		for _, m := range p.batch {
-			if n := len(m.Entries); m.Type == raftpb.MsgApp && n > 0 {
-				lt.Mark(lt.TWrite, m.Entries[n-1].Index)
-			} else if m.Type == raftpb.MsgAppResp {
-				lt.Mark(lt.TWrite, m.Index)
-			}
+			lt.MarkMessage(lt.TWrite, m)
 		}
 	}
 	clear(p.batch)

@@ -616,13 +616,7 @@ func (t *TCP) serveMessages(conn net.Conn, from uint64, c *counters, remote stri
 					return fmt.Errorf("%w: message from %d to %d on the connection from %d to %d", errBadPayload, m.From, m.To, from, t.cfg.ID)
 				}
 				c.msgsRecv.Add(1)
-				if lt.On {
-					if n := len(m.Entries); m.Type == raftpb.MsgApp && n > 0 {
-						lt.Mark(lt.TRecv, m.Entries[n-1].Index)
-					} else if m.Type == raftpb.MsgAppResp {
-						lt.Mark(lt.TRecv, m.Index)
-					}
-				}
+				lt.MarkMessage(lt.TRecv, m)
 				h.HandleMessage(m)
 				return nil
 			})

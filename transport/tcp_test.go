@@ -192,8 +192,11 @@ func TestTCPBackpressure(t *testing.T) {
 	a.Send(msgs) // never blocks although the peer never answers
 	ra.waitFor(t, "unreachable", func() bool { return len(ra.unreachable) > 0 })
 	st := a.Stats().Peers[2]
-	if st.Dropped != 15 || st.QueueLen != 10 || ra.unreachable[0] != 2 {
-		t.Fatalf("dropped %d queued %d reported %v; want 15, 10, [2]", st.Dropped, st.QueueLen, ra.unreachable)
+	ra.mu.Lock()
+	reported := append([]uint64(nil), ra.unreachable...)
+	ra.mu.Unlock()
+	if st.Dropped != 15 || st.QueueLen != 10 || reported[0] != 2 {
+		t.Fatalf("dropped %d queued %d reported %v; want 15, 10, [2]", st.Dropped, st.QueueLen, reported)
 	}
 	// Unknown peers are dropped and reported too.
 	a.Send([]*raftpb.Message{msg(1, 9, raftpb.MsgApp, 0)})

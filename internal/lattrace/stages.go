@@ -7,6 +7,8 @@
 // removes, so the marks cost nothing.
 package lattrace
 
+import "github.com/tickraft/raft/raftpb"
+
 // Stages.
 const (
 	CCall        = 1  // client: call queued to its writer
@@ -32,3 +34,17 @@ const (
 	SFlushed     = 26 // server: answer flushed
 	RWake        = 27 // replica loop woke
 )
+
+// MarkMessage marks stage for a message the breakdown follows: an append
+// with entries (by its last index) or an append response (by its index).
+// Other messages are not marked.
+func MarkMessage(stage uint8, m *raftpb.Message) {
+	if !On {
+		return
+	}
+	if n := len(m.Entries); m.Type == raftpb.MsgApp && n > 0 {
+		Mark(stage, m.Entries[n-1].Index)
+	} else if m.Type == raftpb.MsgAppResp {
+		Mark(stage, m.Index)
+	}
+}

@@ -43,18 +43,7 @@ func TestBinaryLeaderKilled(t *testing.T) {
 		}()
 	}
 	<-progress
-	l, err := c.Leader(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	killLeaderUnderLoad(t, x, c, &wg, errs)
 	sc, err := cl.Scan(x, client.ScanOptions{Prefix: "pia/", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)

@@ -234,18 +234,7 @@ func TestExactlyOnce(t *testing.T) {
 		}()
 	}
 	time.Sleep(200 * time.Millisecond)
-	l, err := c.Leader(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	killLeaderUnderLoad(t, x, c, &wg, errs)
 }
 
 // TestNotLeader: a follower answers writes with not_leader naming the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,24 @@ func started(t *testing.T, sm string, n int, args ...string) *cluster.Cluster {
 }
 
 // ctx is a test's deadline for one phase: generous, the machine is shared.
+// killLeaderUnderLoad SIGKILLs c's leader while writers run, waits for
+// them and reports every error they sent (errs is closed here).
+func killLeaderUnderLoad(t *testing.T, x context.Context, c *cluster.Cluster, writers *sync.WaitGroup, errs chan error) {
+	t.Helper()
+	l, err := c.Leader(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	writers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
