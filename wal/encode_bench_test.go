@@ -20,7 +20,7 @@ func BenchmarkEncodeEntries(b *testing.B) {
 			var sizes []uint32
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				f.begin()
+				f.begin(0)
 				sizes = appendEntries(&f, es, sizes[:0])
 				f.finish(recBatch, 1)
 				f.release()

@@ -76,11 +76,36 @@ const maxEntryPrefix = 2*binary.MaxVarintLen64 + 4*(1+binary.MaxVarintLen64)
 // The length goes before the encoding but is known only after it: an entry
 // whose encoding cannot reach 128 bytes (smallEntry) gets one byte for it,
 // filled in afterwards, so small entries are sized by writing them; larger
-// ones are sized first (knownSize), which their payload's copy dwarfs.
+// ones are sized first (knownSize), which their payload's copy dwarfs. The
+// commonest small entries take a shorter path still (appendPlainEntry).
+// The record's running checksum is brought up to date every sumChunk bytes.
 func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
+	if len(ents) == 0 {
+		return sizes
+	}
 	b := f.buf
+	base := ents[0].Index
+	runTerm := ents[0].Term
+	f.addTerm(base, runTerm)
 	for k, e := range ents {
-		f.addTerm(ents[0].Index+uint64(k), e.Term)
+		if e.Term != runTerm {
+			// Tracked here, not by addTerm per entry: loading the last
+			// run each time was a tenth of the encoding.
+			runTerm = e.Term
+			f.runs = append(f.runs, termRun{first: base + uint64(k), term: runTerm})
+		}
+		if plainEntry(e) {
+			if cap(b)-len(b) < plainRoom {
+				b = slices.Grow(b, plainRoom)
+			}
+			n := appendPlainEntry(b[len(b):len(b)+plainRoom], e)
+			sizes = append(sizes, uint32(n-2))
+			b = b[:len(b)+n]
+			if len(b)-f.sumAt >= sumChunk {
+				f.sumTo(b, len(b))
+			}
+			continue
+		}
 		unknown := unknownFields(e)
 		copied := len(e.Data) < refMin
 		need := maxEntryPrefix + len(unknown)
@@ -133,9 +158,65 @@ func appendEntriesEtcd(f *frame, ents []*pb.Entry, sizes []uint32) []uint32 {
 		}
 		b = b[:len(b)+k]
 		sizes = append(sizes, uint32(known))
+		if len(b)-f.sumAt >= sumChunk {
+			f.sumTo(b, len(b))
+		}
 	}
 	f.buf = b
 	return sizes
+}
+
+// plainEntry reports whether e takes appendPlainEntry's path: the usual
+// small entry of a busy log (a normal entry with a term below 128, an index
+// below 2^21 and at most plainData bytes of payload, no unknown fields).
+func plainEntry(e *pb.Entry) bool {
+	return e.Type == 0 && e.Term-1 < 127 && e.Index-1 < 1<<21-1 && len(e.Data) <= plainData && len(unknownFields(e)) == 0
+}
+
+const (
+	// plainData bounds a plain entry's payload.
+	plainData = 64
+	// plainRoom is room for a plain entry: term, length, the term and
+	// index fields (a 3-byte index at most), the payload's tag and length.
+	plainRoom = 2 + 2 + 4 + 2 + plainData
+)
+
+// appendPlainEntry writes what appendEntriesEtcd writes for a plain entry
+// e (plainEntry) into p, which has plainRoom bytes, and returns its length:
+// the same bytes, with every length known to fit one byte and the payload
+// copied inline, a few nanoseconds less per entry than the general path,
+// which a Save of a thousand small entries adds up to microseconds.
+func appendPlainEntry(p []byte, e *pb.Entry) int {
+	p = p[:plainRoom]
+	p[0] = byte(e.Term)
+	p[2] = etcdTagTerm
+	p[3] = byte(e.Term)
+	p[4] = etcdTagIndex
+	i := 6
+	switch x := e.Index; {
+	case x < 1<<7:
+		p[5] = byte(x)
+	case x < 1<<14:
+		p[5], p[6] = byte(x)|0x80, byte(x>>7)
+		i = 7
+	default:
+		p[5], p[6], p[7] = byte(x)|0x80, byte(x>>7)|0x80, byte(x>>14)
+		i = 8
+	}
+	if d := e.Data; len(d) > 0 {
+		p[i], p[i+1] = etcdTagData, byte(len(d))
+		i += 2
+		if n := len(d); n >= 32 {
+			// Two overlapping 32-byte moves, inline: no call.
+			*(*[32]byte)(p[i:]) = *(*[32]byte)(d)
+			*(*[32]byte)(p[i+n-32:]) = *(*[32]byte)(d[n-32:])
+		} else {
+			copy(p[i:], d)
+		}
+		i += len(d)
+	}
+	p[1] = byte(i - 2)
+	return i
 }
 
 // smallEntry bounds the payload and unknown fields of an entry whose

@@ -46,14 +46,14 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 	}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	pick := func(vals ...uint64) uint64 { return vals[rnd.IntN(len(vals))] }
-	for round := 0; round < 200; round++ {
+	for round := 0; round < 1000; round++ {
 		ents := make([]*pb.Entry, 1+rnd.IntN(40))
 		for k := range ents {
 			e := &pb.Entry{
 				Term:  pick(0, 1, 127, 128, 1<<40, 1<<64-1),
-				Index: pick(0, 1, 300, 1<<63),
+				Index: pick(0, 1, 127, 128, 300, 1<<14-1, 1<<14, 1<<21-1, 1<<21, 1<<63),
 				Type:  pb.EntryType(pick(0, 1, 2, 1<<32-1)), // the last is -1
-				Data:  bytes.Repeat([]byte{byte(k)}, int(pick(0, 1, smallEntry-1, smallEntry, smallEntry+1, 127, 128, 5000))),
+				Data:  bytes.Repeat([]byte{byte(k)}, int(pick(0, 1, 31, 32, 33, 40, plainData-1, plainData, plainData+1, smallEntry-1, smallEntry, smallEntry+1, 127, 128, 5000))),
 			}
 			if rnd.IntN(4) == 0 {
 				e.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), uint64(k)))
@@ -61,8 +61,8 @@ func TestEntriesEtcdMatchesGeneric(t *testing.T) {
 			ents[k] = e
 		}
 		var etcd, generic frame
-		etcd.begin()
-		generic.begin()
+		etcd.begin(0)
+		generic.begin(0)
 		gotSize := appendEntriesEtcd(&etcd, ents, nil)
 		wantSize := appendEntriesGeneric(&generic, ents, nil)
 		got, want := etcd.bytes(), generic.bytes()

@@ -153,7 +153,7 @@ func (w *WAL) commit(p *plan, sync bool) error {
 	}
 	f := &w.frame
 	defer f.release()
-	f.begin()
+	f.begin(w.writeOff)
 	f.buf = appendUvarint(f.buf, w.durableSeq)
 	if s := p.snap.GetMetadata(); s != nil {
 		f.buf = appendSnapshotRef(f.buf, s.Index, s.Term, true)
