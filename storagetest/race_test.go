@@ -32,7 +32,9 @@ func TestUnsynchronizedStoreIsCaught(t *testing.T) {
 		t.Skip("in the child process")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenStoreHelper$", "-test.v", "-test.count=1", "-test.timeout=5m")
-	cmd.Env = append(os.Environ(), brokenEnv+"=Unsynchronized", "GORACE=halt_on_error=1")
+	// Halting skips the child's cleanup: its temporary directories go
+	// under this test's, which is removed.
+	cmd.Env = append(os.Environ(), brokenEnv+"=Unsynchronized", "GORACE=halt_on_error=1", "TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("the suite passed a store with no synchronization:\n%s", out)
