@@ -65,6 +65,26 @@ func Concat(bufs [][]byte) []byte {
 	return p
 }
 
+// WritebackStarter is implemented by files that can start writing a range
+// of their written data to the device without waiting for it, as
+// sync_file_range(2) with SYNC_FILE_RANGE_WRITE does; the OS files on Linux
+// have it. It is a hint and makes nothing durable: only Sync does, and a
+// failure of the write-back is Sync's to report. A log calls it between
+// writing a record and syncing it, so the device works on the record while
+// the CPU does what can be done before the sync returns.
+type WritebackStarter interface {
+	StartWriteback(off, n int64) error
+}
+
+// StartWriteback starts the write-back of n bytes at off in f if f is a
+// WritebackStarter, and does nothing otherwise.
+func StartWriteback(f File, off, n int64) error {
+	if s, ok := f.(WritebackStarter); ok {
+		return s.StartWriteback(off, n)
+	}
+	return nil
+}
+
 // FS is a file system. Names are paths as package filepath builds them.
 type FS interface {
 	// Create creates the named file, or truncates it if it exists, and

@@ -58,28 +58,70 @@ func (c *entryCache) reset(next uint64) { *c = entryCache{first: next} }
 // bytes, so that evicting whole blocks keeps most of the limit's worth of
 // the newest entries.
 func (c *entryCache) append(first uint64, ents []*pb.Entry, sizes []uint32, limit int) {
-	if len(c.blocks) == 0 {
-		c.first = first
-	} else if first != c.next() {
+	c.commit(c.prepare(first, ents, sizes, limit))
+}
+
+// cacheAppend is an append to an entryCache done in two steps: prepare
+// writes the entries where no reader looks (the last block's capacity past
+// its length, new blocks), and commit makes them part of the cache. A Save
+// prepares while its write is synced and commits once it is durable.
+type cacheAppend struct {
+	first uint64
+	// tail is the last block's entries with those appended to it (nil:
+	// none were), tailBytes their size.
+	tail      []*pb.Entry
+	tailBytes int
+	blocks    []cacheBlock
+}
+
+// prepare lays out the append of ents (see append) without changing what
+// the cache holds; nothing may change the cache before its commit.
+func (c *entryCache) prepare(first uint64, ents []*pb.Entry, sizes []uint32, limit int) cacheAppend {
+	if len(c.blocks) > 0 && first != c.next() {
 		panic(fmt.Sprintf("wal: invariant broken: entries from %d appended to a cache that ends before %d", first, c.next()))
 	}
+	a := cacheAppend{first: first}
 	blockBytes := max(1, limit/16)
-	for len(ents) > 0 {
-		n := len(c.blocks)
-		if n == 0 || len(c.blocks[n-1].ents) == cap(c.blocks[n-1].ents) || c.blocks[n-1].bytes >= blockBytes {
-			c.blocks = append(c.blocks, cacheBlock{first: c.next(), ents: make([]*pb.Entry, 0, cacheBlockLen)})
-			n++
-		}
-		b := &c.blocks[n-1]
+	next := first
+	fill := func(b *cacheBlock) {
 		k, room := 0, cap(b.ents)-len(b.ents)
 		for k < len(ents) && k < room && b.bytes < blockBytes {
 			b.bytes += int(sizes[k])
-			c.bytes += int(sizes[k])
 			k++
 		}
 		b.ents = append(b.ents, ents[:k]...)
-		ents, sizes = ents[k:], sizes[k:]
+		ents, sizes, next = ents[k:], sizes[k:], next+uint64(k)
 	}
+	if n := len(c.blocks); n > 0 && len(ents) > 0 {
+		b := c.blocks[n-1] // a copy: its entries go past the length readers see
+		fill(&b)
+		if len(b.ents) > len(c.blocks[n-1].ents) {
+			a.tail, a.tailBytes = b.ents, b.bytes-c.blocks[n-1].bytes
+		}
+	}
+	for len(ents) > 0 {
+		b := cacheBlock{first: next, ents: make([]*pb.Entry, 0, cacheBlockLen)}
+		fill(&b)
+		a.blocks = append(a.blocks, b)
+	}
+	return a
+}
+
+// commit applies an append prepared on the cache as it still is.
+func (c *entryCache) commit(a cacheAppend) {
+	if len(c.blocks) == 0 {
+		c.first = a.first
+	}
+	if a.tail != nil {
+		b := &c.blocks[len(c.blocks)-1]
+		b.ents = a.tail
+		b.bytes += a.tailBytes
+		c.bytes += a.tailBytes
+	}
+	for _, b := range a.blocks {
+		c.bytes += b.bytes
+	}
+	c.blocks = append(c.blocks, a.blocks...)
 }
 
 // evict drops the oldest blocks until the cache fits limit.

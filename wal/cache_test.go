@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	pb "github.com/tickraft/raft/raftpb"
@@ -44,7 +45,19 @@ func runEntryCacheModel(t *testing.T, seed uint64) {
 				ents[k] = &pb.Entry{Index: next() + uint64(k), Term: 1, Data: make([]byte, rnd.IntN(100))}
 				sizes[k] = uint32(knownSize(ents[k]))
 			}
-			c.append(next(), ents, sizes, limit)
+			if rnd.IntN(2) == 0 {
+				c.append(next(), ents, sizes, limit)
+			} else {
+				// Prepared first, as a synced Save does: until the
+				// commit, nothing a reader sees or holds changes.
+				before := cacheShape(&c)
+				a := c.prepare(next(), ents, sizes, limit)
+				if after := cacheShape(&c); !slices.Equal(before, after) {
+					t.Fatalf("step %d: prepare changed the cache: %v, was %v", step, after, before)
+				}
+				checkHandedOut(t, step, kept)
+				c.commit(a)
+			}
 			c.evict(limit)
 			model = append(model, ents...)
 		case op < 7 && len(model) > 0: // a conflicting append truncates
@@ -87,10 +100,16 @@ func runEntryCacheModel(t *testing.T, seed uint64) {
 		if bytes != c.bytes || c.bytes > limit {
 			t.Fatalf("step %d: cache counts %d bytes, holds %d, limit %d", step, c.bytes, bytes, limit)
 		}
-		for k, h := range kept {
-			if !sameEntries(h.got, h.want) {
-				t.Fatalf("step %d: a slice handed out by read %d changed", step, k)
-			}
+		checkHandedOut(t, step, kept)
+	}
+}
+
+// checkHandedOut fails if a slice the cache handed out has changed.
+func checkHandedOut(t *testing.T, step int, kept []handedOut) {
+	t.Helper()
+	for k, h := range kept {
+		if !sameEntries(h.got, h.want) {
+			t.Fatalf("step %d: a slice handed out by read %d changed", step, k)
 		}
 	}
 }
@@ -112,4 +131,14 @@ func indexOf(ents []*pb.Entry) uint64 {
 		return 0
 	}
 	return ents[0].Index
+}
+
+// cacheShape is what readers of c see of it: first, bytes, and each block's
+// first index, length and bytes.
+func cacheShape(c *entryCache) []uint64 {
+	shape := []uint64{c.first, uint64(c.bytes)}
+	for _, b := range c.blocks {
+		shape = append(shape, b.first, uint64(len(b.ents)), uint64(b.bytes))
+	}
+	return shape
 }

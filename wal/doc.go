@@ -20,7 +20,14 @@ set or the update holds a snapshot, synced with one fdatasync of the active
 segment (a snapshot also costs the sync of its file and of the directory).
 The update is one write: its record is built in a reused buffer, except
 that entry payloads of 4 KiB or more are gathered from the entries where
-they lie (a vectored write, vfs.VectorWriterAt) instead of copied.
+they lie (a vectored write, vfs.VectorWriterAt) instead of copied. The
+record's checksum is taken while it is encoded, and it starts in memory at
+the alignment of its file offset, which the kernel copies fastest. A synced
+Save of many entries (256 or more, appended after the last) starts the
+device on its record before the fdatasync (vfs.WritebackStarter:
+sync_file_range(2) on Linux, a hint that makes nothing durable) and
+meanwhile lays its entries out in the cache where no reader looks; they
+become visible once the sync returns, as always.
 Once Save returned nil for a synced update, that update and every earlier
 one survive a crash. A Save without MustSync is written but may be lost by a
 crash until a later synced Save (raft only leaves MustSync unset when losing

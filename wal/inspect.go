@@ -207,7 +207,7 @@ func (x *inspector) segment(num uint64, first, tail bool, prevSeq uint64) (uint6
 	f.Close()
 	info := SegmentInfo{File: segmentFile(num), Size: int64(len(data))}
 	defer func() { x.ins.Segments = append(x.ins.Segments, info) }()
-	if num > math.MaxUint32 || len(data) > math.MaxUint32 {
+	if num > math.MaxUint32 || int64(len(data)) > math.MaxUint32 {
 		x.corrupt(name, 0, fmt.Sprintf("segment number %d or size %d out of range", num, len(data)))
 		return 0, false, nil
 	}

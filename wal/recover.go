@@ -262,7 +262,7 @@ func (w *WAL) recover(nums []uint64) error {
 		}
 		seg := &segment{num: num, name: filepath.Join(w.dir, segmentFile(num)), f: f, size: int64(len(data))}
 		w.segs[num] = seg
-		if num > math.MaxUint32 || len(data) > math.MaxUint32 {
+		if num > math.MaxUint32 || int64(len(data)) > math.MaxUint32 {
 			return &CorruptionError{File: seg.name, Reason: fmt.Sprintf("segment number %d or size %d out of range", num, len(data))}
 		}
 		s := scanSegment(data, prevSeq, i == 0)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tickraft/raft"
 	pb "github.com/tickraft/raft/raftpb"
+	"github.com/tickraft/raft/vfs"
 )
 
 // plan is a validated Update, ready to be written and applied.
@@ -191,12 +192,21 @@ func (w *WAL) commit(p *plan, sync bool) error {
 	w.writeOff += int64(size)
 	w.seq++
 	w.dirty = true
+	var staged *cacheAppend
 	if sync {
+		if len(p.ents) >= stageMin && p.snap == nil && p.ents[0].Index == w.idx.last+1 {
+			// Get the device going on the record, and prepare the
+			// cache's part of publishing it meanwhile. Only a hint:
+			// a failed write-back is the sync's to report.
+			_ = vfs.StartWriteback(w.active.f, off, int64(size))
+			a := w.idx.cache.prepare(p.ents[0].Index, p.ents, p.sizes, w.opts.CacheBytes)
+			staged = &a
+		}
 		if err := w.syncActive(); err != nil {
 			return err
 		}
 	}
-	w.publish(p, extent{seg: uint32(w.active.num), off: uint32(off), size: uint32(size)})
+	w.publish(p, extent{seg: uint32(w.active.num), off: uint32(off), size: uint32(size)}, staged)
 	if sync {
 		return w.cleanup()
 	}
@@ -214,8 +224,14 @@ func (w *WAL) syncActive() error {
 	return nil
 }
 
-// publish applies a written plan to what readers see.
-func (w *WAL) publish(p *plan, loc extent) {
+// stageMin is the fewest entries a synced Save prepares the cache for while
+// its write is synced: below it, starting the write-back early costs about
+// what preparing saves.
+const stageMin = 256
+
+// publish applies a written plan to what readers see, with the cache's
+// part prepared (staged) or not (nil).
+func (w *WAL) publish(p *plan, loc extent, staged *cacheAppend) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if s := p.snap; s != nil {
@@ -232,7 +248,11 @@ func (w *WAL) publish(p *plan, loc extent) {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
 		loc.first = first
-		w.idx.appendSaved(p.ents, p.sizes, p.runs, loc, w.opts.CacheBytes)
+		if staged != nil {
+			w.idx.appendStaged(p.ents, p.runs, loc, *staged, w.opts.CacheBytes)
+		} else {
+			w.idx.appendSaved(p.ents, p.sizes, p.runs, loc, w.opts.CacheBytes)
+		}
 	}
 	if p.hs != nil {
 		w.hs = storeHardState(w.hs, p.hs)

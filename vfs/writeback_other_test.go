@@ -1,0 +1,5 @@
+//go:build !(linux && (amd64 || arm64 || riscv64 || s390x))
+
+package vfs
+
+const writebackOS = false
