@@ -23,11 +23,11 @@ that entry payloads of 4 KiB or more are gathered from the entries where
 they lie (a vectored write, vfs.VectorWriterAt) instead of copied. The
 record's checksum is taken while it is encoded, and it starts in memory at
 the alignment of its file offset, which the kernel copies fastest. A synced
-Save of many entries (256 or more, appended after the last) starts the
-device on its record before the fdatasync (vfs.WritebackStarter:
-sync_file_range(2) on Linux, a hint that makes nothing durable) and
-meanwhile lays its entries out in the cache where no reader looks; they
-become visible once the sync returns, as always.
+Save of 32 KiB or more starts the device on its record before the
+fdatasync (vfs.WritebackStarter: sync_file_range(2) on Linux, a hint that
+makes nothing durable) and meanwhile lays its entries out in the cache
+where no reader looks; they become visible once the sync returns, as
+always.
 Once Save returned nil for a synced update, that update and every earlier
 one survive a crash. A Save without MustSync is written but may be lost by a
 crash until a later synced Save (raft only leaves MustSync unset when losing

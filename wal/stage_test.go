@@ -10,14 +10,14 @@ import (
 )
 
 // TestStagedSaveReaders runs readers beside Saves large enough to prepare
-// the cache while they sync (stageMin), with a cache small enough to evict
+// the cache while they sync (writebackMin), with a cache small enough to evict
 // at every Save: every entry read is the one saved at its index, and the
 // last index never goes back. Under -race it checks that preparing touches
 // nothing a reader reads.
 func TestStagedSaveReaders(t *testing.T) {
-	const perSave, saves = 300, 60
-	if perSave < stageMin {
-		t.Fatalf("Saves of %d entries do not take the staged path (stageMin %d)", perSave, stageMin)
+	const perSave, saves = 2000, 30
+	if perSave*(8+10) < writebackMin {
+		t.Fatalf("Saves of %d entries do not take the staged path (writebackMin %d bytes)", perSave, writebackMin)
 	}
 	w, err := Open(t.TempDir(), Options{CacheBytes: 16 << 10})
 	if err != nil {
