@@ -59,12 +59,7 @@ func zeroFile(b *testing.B, name string) *os.File {
 	if err != nil {
 		b.Fatal(err)
 	}
-	zero := make([]byte, 1<<20)
-	for off := int64(0); off < rawSize; off += int64(len(zero)) {
-		if _, err := f.WriteAt(zero, off); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeZeros(b, f)
 	fdatasync(b, f)
 	return f
 }

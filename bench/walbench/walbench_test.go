@@ -2,6 +2,7 @@ package walbench
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -129,12 +130,7 @@ func newRaw(b *testing.B, size int) *rawFile {
 	if err != nil {
 		b.Fatal(err)
 	}
-	zero := make([]byte, 1<<20)
-	for off := int64(0); off < rawSize; off += int64(len(zero)) {
-		if _, err := f.WriteAt(zero, off); err != nil {
-			b.Fatal(err)
-		}
-	}
+	writeZeros(b, f)
 	if err := f.Sync(); err != nil {
 		b.Fatal(err)
 	}
@@ -143,6 +139,16 @@ func newRaw(b *testing.B, size int) *rawFile {
 		buf[k] = byte(k)
 	}
 	return &rawFile{f: f, buf: buf}
+}
+
+// writeZeros fills the first rawSize bytes of f with zeros.
+func writeZeros(b *testing.B, f io.WriterAt) {
+	zero := make([]byte, 1<<20)
+	for off := int64(0); off < rawSize; off += int64(len(zero)) {
+		if _, err := f.WriteAt(zero, off); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // writeSync writes the payload bytes at the next offset and fdatasyncs.
