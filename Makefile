@@ -101,7 +101,7 @@ sim:
 FUZZTIME ?= 1m
 # package:target; the wal's inputs are whole segments, so minimizing each
 # new input is capped (by default it would eat the whole FUZZTIME).
-FUZZ_TARGETS := .:FuzzStepMessage .:FuzzAPISequence ./wal:FuzzRecover ./transport:FuzzFrameDecoder
+FUZZ_TARGETS := .:FuzzStepMessage .:FuzzAPISequence ./wal:FuzzRecover ./transport:FuzzFrameDecoder ./internal/crc32c:FuzzUpdate
 fuzz:
 	@for t in $(FUZZ_TARGETS); do p=$${t%%:*}; f=$${t#*:}; echo "fuzzing $$f ($$p) for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x $$p || exit 1; done

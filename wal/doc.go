@@ -21,7 +21,8 @@ segment (a snapshot also costs the sync of its file and of the directory).
 The update is one write: its record is built in a reused buffer, except
 that entry payloads of 4 KiB or more are gathered from the entries where
 they lie (a vectored write, vfs.VectorWriterAt) instead of copied. The
-record's checksum is taken while it is encoded, and it starts in memory at
+record's checksum (CRC-32C, internal/crc32c) is taken while it is encoded,
+and the record starts in memory at
 the alignment of its file offset, which the kernel copies fastest. A synced
 Save of 32 KiB or more starts the device on its record before the
 fdatasync (vfs.WritebackStarter: sync_file_range(2) on Linux, a hint that

@@ -2,9 +2,9 @@ package wal
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"unsafe"
 
+	"github.com/tickraft/raft/internal/crc32c"
 	"github.com/tickraft/raft/vfs"
 )
 
@@ -67,8 +67,10 @@ func (f *frame) begin(off int64) {
 	f.sum, f.sumAt, f.sumRefs = 0, headerSize, 0
 }
 
-// sumChunk is how much encoded payload waits for the running checksum.
-const sumChunk = 4096
+// sumChunk is how much encoded payload waits for the running checksum:
+// enough for crc32c to fold it (twice hash/crc32's speed from 16 KiB up),
+// little enough to be still in the CPU's cache.
+const sumChunk = 64 << 10
 
 // sumTo extends the running checksum to end in b, which is buf as the
 // encoder holds it (buf's array, possibly longer), over the refs cut
@@ -76,11 +78,11 @@ const sumChunk = 4096
 func (f *frame) sumTo(b []byte, end int) {
 	for ; f.sumRefs < len(f.refs) && f.cuts[f.sumRefs] <= end; f.sumRefs++ {
 		cut := f.cuts[f.sumRefs]
-		f.sum = crc32.Update(f.sum, castagnoli, b[f.sumAt:cut])
-		f.sum = crc32.Update(f.sum, castagnoli, f.refs[f.sumRefs])
+		f.sum = crc32c.Update(f.sum, b[f.sumAt:cut])
+		f.sum = crc32c.Update(f.sum, f.refs[f.sumRefs])
 		f.sumAt = cut
 	}
-	f.sum = crc32.Update(f.sum, castagnoli, b[f.sumAt:end])
+	f.sum = crc32c.Update(f.sum, b[f.sumAt:end])
 	f.sumAt = end
 }
 
@@ -103,7 +105,7 @@ func (f *frame) finish(typ byte, seq uint64) {
 	binary.LittleEndian.PutUint32(h[4:], uint32(n))
 	binary.LittleEndian.PutUint64(h[8:], seq<<8|uint64(typ))
 	f.sumTo(f.buf, len(f.buf))
-	binary.LittleEndian.PutUint32(h, crcCombine(crc32.Checksum(h[4:], castagnoli), f.sum, n))
+	binary.LittleEndian.PutUint32(h, crcCombine(crc32c.Checksum(h[4:]), f.sum, n))
 	for pad := alignUp(headerSize+n) - headerSize - n; pad > 0; pad-- {
 		f.buf = append(f.buf, 0)
 	}

@@ -3,7 +3,8 @@ package wal
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+
+	"github.com/tickraft/raft/internal/crc32c"
 )
 
 // Record framing. Every record starts at a multiple of recordAlign within its
@@ -33,7 +34,8 @@ const (
 	maxSeq     = 1<<56 - 1
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is the CRC-32C table, for tests that check against hash/crc32.
+var castagnoli = crc32c.Table
 
 // alignUp rounds n up to a multiple of recordAlign.
 func alignUp(n int) int { return (n + recordAlign - 1) &^ (recordAlign - 1) }
@@ -51,7 +53,7 @@ func finishRecord(buf []byte, start int, typ byte, seq uint64) []byte {
 	h := buf[start : start+headerSize]
 	binary.LittleEndian.PutUint32(h[4:], uint32(len(buf)-start-headerSize))
 	binary.LittleEndian.PutUint64(h[8:], seq<<8|uint64(typ))
-	binary.LittleEndian.PutUint32(h[0:], crc32.Checksum(buf[start+4:], castagnoli))
+	binary.LittleEndian.PutUint32(h[0:], crc32c.Checksum(buf[start+4:]))
 	for pad := alignUp(len(buf)-start) - (len(buf) - start); pad > 0; pad-- {
 		buf = append(buf, 0)
 	}
@@ -94,7 +96,7 @@ func parseRecord(data []byte, off int) (r record, zero bool, reason string) {
 		return r, false, fmt.Sprintf("unknown record type %d", typ)
 	}
 	end := off + headerSize + length
-	if crc32.Checksum(data[off+4:end], castagnoli) != binary.LittleEndian.Uint32(h) {
+	if crc32c.Checksum(data[off+4:end]) != binary.LittleEndian.Uint32(h) {
 		return r, false, "checksum mismatch"
 	}
 	return record{

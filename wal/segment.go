@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/tickraft/raft/internal/crc32c"
 	pb "github.com/tickraft/raft/raftpb"
 	"github.com/tickraft/raft/vfs"
 )
@@ -261,7 +261,7 @@ func (w *WAL) writeSnapshotFile(s *pb.Snapshot) error {
 	buf := make([]byte, 8, 8+len(raw))
 	binary.LittleEndian.PutUint32(buf[4:], uint32(len(raw)))
 	buf = append(buf, raw...)
-	binary.LittleEndian.PutUint32(buf, crc32.Checksum(buf[4:], castagnoli))
+	binary.LittleEndian.PutUint32(buf, crc32c.Checksum(buf[4:]))
 	path := filepath.Join(w.dir, name)
 	tmp := path + tmpSuffix
 	f, err := w.fs.Create(tmp)
@@ -314,7 +314,7 @@ func readSnapshotFile(fs vfs.FS, path string, index, term uint64) (*pb.Snapshot,
 	if n := binary.LittleEndian.Uint32(buf[4:]); int64(n) != fi.Size()-8 {
 		return nil, &CorruptionError{File: path, Offset: 4, Reason: fmt.Sprintf("length %d in a file of %d bytes", n, fi.Size())}
 	}
-	if crc32.Checksum(buf[4:], castagnoli) != binary.LittleEndian.Uint32(buf) {
+	if crc32c.Checksum(buf[4:]) != binary.LittleEndian.Uint32(buf) {
 		return nil, &CorruptionError{File: path, Reason: "checksum mismatch"}
 	}
 	s := &pb.Snapshot{}
