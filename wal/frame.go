@@ -34,7 +34,7 @@ type frame struct {
 	// sumRefs refs included. The checksum is taken while encoding, a few
 	// KiB at a time while they are still in the CPU's cache, not in a
 	// second pass over a record that may have left it (1 MiB does), and
-	// finish joins it to the header's, which is known last (crcCombine).
+	// finish joins it to the header's, which is known last (crc32c.Combine).
 	sum     uint32
 	sumAt   int
 	sumRefs int
@@ -105,7 +105,7 @@ func (f *frame) finish(typ byte, seq uint64) {
 	binary.LittleEndian.PutUint32(h[4:], uint32(n))
 	binary.LittleEndian.PutUint64(h[8:], seq<<8|uint64(typ))
 	f.sumTo(f.buf, len(f.buf))
-	binary.LittleEndian.PutUint32(h, crcCombine(crc32c.Checksum(h[4:]), f.sum, n))
+	binary.LittleEndian.PutUint32(h, crc32c.Combine(crc32c.Checksum(h[4:]), f.sum, n))
 	for pad := alignUp(headerSize+n) - headerSize - n; pad > 0; pad-- {
 		f.buf = append(f.buf, 0)
 	}

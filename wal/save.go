@@ -193,17 +193,8 @@ func (w *WAL) commit(p *plan, sync bool) error {
 	w.seq++
 	w.dirty = true
 	var staged *cacheAppend
-	if sync && size >= writebackMin {
-		// Get the device going on the record (a hint: a failed
-		// write-back is the sync's to report), and meanwhile prepare
-		// the cache's part of publishing it.
-		_ = vfs.StartWriteback(w.active.f, off, int64(size))
-		if len(p.ents) > 0 && p.snap == nil && p.ents[0].Index == w.idx.last+1 {
-			a := w.idx.cache.prepare(p.ents[0].Index, p.ents, p.sizes, w.opts.CacheBytes)
-			staged = &a
-		}
-	}
 	if sync {
+		staged = w.beforeSync(p, off, size)
 		if err := w.syncActive(); err != nil {
 			return err
 		}
@@ -213,6 +204,22 @@ func (w *WAL) commit(p *plan, sync bool) error {
 		return w.cleanup()
 	}
 	return nil
+}
+
+// beforeSync gets the device going on a record of writebackMin bytes or
+// more, written at off (a hint: a failed write-back is the sync's to
+// report), and meanwhile prepares the cache's part of publishing p, which
+// it returns (nil: nothing prepared).
+func (w *WAL) beforeSync(p *plan, off int64, size int) *cacheAppend {
+	if size < writebackMin {
+		return nil
+	}
+	_ = vfs.StartWriteback(w.active.f, off, int64(size))
+	if len(p.ents) == 0 || p.snap != nil || p.ents[0].Index != w.idx.last+1 {
+		return nil
+	}
+	a := w.idx.cache.prepare(p.ents[0].Index, p.ents, p.sizes, w.opts.CacheBytes)
+	return &a
 }
 
 // syncActive syncs the active segment; a failure stops the wal.

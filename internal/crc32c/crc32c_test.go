@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 )
 
@@ -53,46 +52,6 @@ func TestUpdateMatchesHashCRC32(t *testing.T) {
 		}
 		canFold = saved
 	}
-}
-
-// TestFoldConstants derives the fold constants from the polynomial.
-func TestFoldConstants(t *testing.T) {
-	if runtime.GOARCH != "amd64" {
-		t.Skip("the fold is amd64's")
-	}
-	lo, hi := uint64(xPowModP(2048+32))<<1, uint64(xPowModP(2048-32))<<1
-	for k := 0; k < len(k2048); k += 2 {
-		if k2048[k] != lo || k2048[k+1] != hi {
-			t.Fatalf("k2048 lane %d = %#x, %#x; the polynomial gives %#x, %#x", k/2, k2048[k], k2048[k+1], lo, hi)
-		}
-	}
-}
-
-// xPowModP returns x^n modulo the CRC-32C polynomial, bit-reflected (the
-// bit of x^0 is the top one).
-func xPowModP(n int) uint32 {
-	mul := func(a, b uint32) uint32 {
-		var p uint32
-		for m := uint32(1) << 31; m != 0; m >>= 1 {
-			if a&m != 0 {
-				p ^= b
-			}
-			if b&1 != 0 {
-				b = b>>1 ^ 0x82f63b78
-			} else {
-				b >>= 1
-			}
-		}
-		return p
-	}
-	p, x := uint32(1)<<31, uint32(1)<<30
-	for ; n > 0; n >>= 1 {
-		if n&1 != 0 {
-			p = mul(x, p)
-		}
-		x = mul(x, x)
-	}
-	return p
 }
 
 // FuzzUpdate compares Update with hash/crc32 on arbitrary bytes.

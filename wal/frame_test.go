@@ -6,31 +6,6 @@ import (
 	"testing"
 )
 
-// TestCRCCombine checks crcCombine against the checksum of the
-// concatenation, over lengths from empty to past a few MiB, where the
-// exponent's higher bits come in.
-func TestCRCCombine(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	lens := []int{0, 1, 2, 3, 7, 8, 12, 15, 16, 63, 64, 100, 1000, 4096, 65537, 1 << 20, 3<<20 + 5}
-	for _, la := range lens {
-		for _, lb := range lens {
-			if la+lb > 4<<20 {
-				continue
-			}
-			buf := make([]byte, la+lb)
-			for i := range buf {
-				buf[i] = byte(r.Uint32())
-			}
-			a, b := buf[:la], buf[la:]
-			want := crc32.Checksum(buf, castagnoli)
-			got := crcCombine(crc32.Checksum(a, castagnoli), crc32.Checksum(b, castagnoli), lb)
-			if got != want {
-				t.Fatalf("crcCombine over %d+%d bytes = %08x, the checksum of the whole is %08x", la, lb, got, want)
-			}
-		}
-	}
-}
-
 // TestRunningSumMatchesWhole encodes batches whose payloads straddle the
 // checksum's chunk and the by-reference bound, and checks the header's
 // checksum against one taken over the finished record.

@@ -1,13 +1,13 @@
-package wal
+package crc32c
 
-// crcCombine returns the CRC-32C of the concatenation a+b from crcA, the
+// Combine returns the CRC-32C of the concatenation a+b from crcA, the
 // CRC-32C of a, crcB, that of b, and the length of b: crcA carried through
 // len(b) zero bytes (a multiplication by x^(8*len(b)) modulo the
-// polynomial), added to crcB. hash/crc32 computes both as usual, with the
-// initial and final inversions, which cancel out here. It lets a record's
-// payload be checksummed while it is encoded, before the header that
-// precedes it in the checksum is known.
-func crcCombine(crcA, crcB uint32, lenB int) uint32 {
+// polynomial), added to crcB. Both are checksums as Update computes them,
+// with the initial and final inversions, which cancel out here. It lets a
+// record's payload be checksummed while it is encoded, before the header
+// that precedes it in the checksum is known.
+func Combine(crcA, crcB uint32, lenB int) uint32 {
 	return gfMul(x8nModP(uint64(lenB)), crcA) ^ crcB
 }
 
