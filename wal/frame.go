@@ -31,8 +31,8 @@ type frame struct {
 	cuts     []int
 	refBytes int
 	// sum is the CRC-32C of the payload up to sumAt in buf, the first
-	// sumRefs refs included. The checksum is taken while encoding, a few
-	// KiB at a time while they are still in the CPU's cache, not in a
+	// sumRefs refs included. The checksum is taken while encoding, every
+	// sumChunk bytes while they are still in the CPU's cache, not in a
 	// second pass over a record that may have left it (1 MiB does), and
 	// finish joins it to the header's, which is known last (crc32c.Combine).
 	sum     uint32
@@ -68,8 +68,8 @@ func (f *frame) begin(off int64) {
 }
 
 // sumChunk is how much encoded payload waits for the running checksum:
-// enough for crc32c to fold it (twice hash/crc32's speed from 16 KiB up),
-// little enough to be still in the CPU's cache.
+// enough for crc32c to fold it at full speed (twice hash/crc32's from
+// 64 KiB), little enough to be still in the CPU's cache.
 const sumChunk = 64 << 10
 
 // sumTo extends the running checksum to end in b, which is buf as the
