@@ -119,15 +119,10 @@ func (l *logIndex) appendRecovered(terms []uint64, ext extent) {
 }
 
 // appendSaved adds the entries of a Save, last+1 on, stored in ext
-// (ext.first is last+1), with their known encoded sizes and their term
-// runs, to the index and the cache.
-func (l *logIndex) appendSaved(ents []*pb.Entry, sizes []uint32, runs []termRun, ext extent, cacheLimit int) {
-	l.appendStaged(ents, runs, ext, l.cache.prepare(ext.first, ents, sizes, cacheLimit), cacheLimit)
-}
-
-// appendStaged is appendSaved with the cache's part prepared beforehand
-// (entryCache.prepare, on the cache as it is now).
-func (l *logIndex) appendStaged(ents []*pb.Entry, runs []termRun, ext extent, staged cacheAppend, cacheLimit int) {
+// (ext.first is last+1), with their term runs, to the index, and commits
+// their append to the cache (entryCache.prepare, on the cache as it is
+// now).
+func (l *logIndex) appendSaved(ents []*pb.Entry, runs []termRun, ext extent, cached cacheAppend, cacheLimit int) {
 	for _, r := range runs {
 		if n := len(l.terms); n == 0 || l.terms[n-1].term != r.term {
 			l.terms = append(l.terms, r)
@@ -135,7 +130,7 @@ func (l *logIndex) appendStaged(ents []*pb.Entry, runs []termRun, ext extent, st
 	}
 	l.extents = append(l.extents, ext)
 	l.last = ext.first + uint64(len(ents)) - 1
-	l.cache.commit(staged)
+	l.cache.commit(cached)
 	l.cache.evict(cacheLimit)
 }
 

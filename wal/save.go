@@ -259,11 +259,11 @@ func (w *WAL) publish(p *plan, loc extent, staged *cacheAppend) {
 		first := p.ents[0].Index
 		w.idx.truncate(first)
 		loc.first = first
-		if staged != nil {
-			w.idx.appendStaged(p.ents, p.runs, loc, *staged, w.opts.CacheBytes)
-		} else {
-			w.idx.appendSaved(p.ents, p.sizes, p.runs, loc, w.opts.CacheBytes)
+		if staged == nil {
+			a := w.idx.cache.prepare(first, p.ents, p.sizes, w.opts.CacheBytes)
+			staged = &a
 		}
+		w.idx.appendSaved(p.ents, p.runs, loc, *staged, w.opts.CacheBytes)
 	}
 	if p.hs != nil {
 		w.hs = storeHardState(w.hs, p.hs)
